@@ -1,0 +1,1 @@
+"""The gateway: API, routing, order lifecycle and SLA, supervision, CLI and processes."""

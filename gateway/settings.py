@@ -1,0 +1,130 @@
+"""Settings from the environment (`LINKGATE_` prefix, `.env` too), validated at start."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import AnyUrl, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+class SettingsError(RuntimeError):
+    """A bad setting at start: the message names the variable and what is wrong."""
+
+
+class Settings(BaseSettings):
+    """Everything a gateway process needs to know; names follow interface contract v1."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="LINKGATE_", env_file=".env", extra="ignore", validate_default=True
+    )
+
+    # --- infrastructure
+    amqp_url: str = "amqp://guest:guest@localhost:5672/"
+    redis_url: str = "redis://localhost:6379/0"
+    redis_prefix: str = Field("lg", pattern=r"^[A-Za-z0-9_.:-]{1,64}$")
+    exchange: str = Field("linkage.events", description="topic exchange of contract v1")
+    dead_letter_exchange: str = "linkage.dlx"
+    spool_dir: Path = Path("var/spool")
+    prefetch: int = Field(64, ge=1, le=10_000)
+    max_attempts: int = Field(5, ge=1, le=50)
+    retry_delays_ms: list[int] = Field(default_factory=lambda: [1000, 5000, 30000])
+    idempotency_ttl_s: int = Field(7 * 24 * 3600, ge=60)
+
+    # --- HTTP API
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(8080, ge=1, le=65535)
+    http_workers: int = Field(1, ge=1, le=64)
+    public_base_url: AnyUrl = AnyUrl("http://127.0.0.1:8080")
+    api_keys: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="API key -> scopes, e.g. {\"k1\": [\"orders:write\", \"routing:read\"]}",
+    )
+    platform_secrets: dict[str, SecretStr] = Field(
+        default_factory=dict, description="platform id -> HMAC secret (12345, sea centres)"
+    )
+    max_body_bytes: int = Field(256 * 1024, ge=1024)
+
+    # --- routing
+    rules_file: Path | None = None
+    directory_file: Path | None = None
+
+    # --- destinations (HTTP endpoints of the centres)
+    command_centre_url: AnyUrl | None = None
+    hotline_url: AnyUrl | None = None
+    maritime_sar_url: AnyUrl | None = None
+    ocean_fishery_url: AnyUrl | None = None
+    destination_timeout_s: float = Field(5.0, gt=0, le=120)
+
+    # --- Asterisk AMI
+    ami_host: str = "127.0.0.1"
+    ami_port: int = Field(5038, ge=1, le=65535)
+    ami_username: str = "linkgate"
+    ami_secret: SecretStr = SecretStr("")
+    ami_action_timeout_s: float = Field(10.0, gt=0)
+    ami_ping_interval_s: float = Field(15.0, gt=0)
+    emergency_numbers: list[str] = Field(default_factory=lambda: ["110", "12345", "12110", "119", "120", "122"])
+
+    # --- SMS (Twilio) and WeChat / WeCom
+    twilio_account_sid: str = ""
+    twilio_auth_token: SecretStr = SecretStr("")
+    twilio_from_number: str = ""
+    twilio_api_base: AnyUrl = AnyUrl("https://api.twilio.com")
+    wechat_token: SecretStr = SecretStr("")
+    wechat_app_id: str = ""
+    wechat_aes_key: SecretStr = SecretStr("")
+    wecom_robot_keys: dict[str, SecretStr] = Field(
+        default_factory=dict, description="robot name -> WeCom group robot key"
+    )
+    wecom_api_base: AnyUrl = AnyUrl("https://qyapi.weixin.qq.com")
+
+    # --- logging
+    log_level: str = Field("INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")
+    log_json: bool = True
+
+    @field_validator("amqp_url")
+    @classmethod
+    def _amqp_scheme(cls, value: str) -> str:
+        if not value.startswith(("amqp://", "amqps://")):
+            raise ValueError("must start with amqp:// or amqps://")
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_scheme(cls, value: str) -> str:
+        if not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must start with redis://, rediss:// or unix://")
+        return value
+
+    @field_validator("wechat_aes_key")
+    @classmethod
+    def _aes_key_length(cls, value: SecretStr) -> SecretStr:
+        raw = value.get_secret_value()
+        if raw and len(raw) != 43:
+            raise ValueError("EncodingAESKey must be 43 characters")
+        return value
+
+    def key(self, *parts: str) -> str:
+        """A Redis key in this deployment's namespace."""
+        return ":".join((self.redis_prefix, *parts))
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build settings or fail with one clear line per bad variable."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        lines = [
+            f"LINKGATE_{'_'.join(str(p) for p in err['loc']).upper()}: {err['msg']}"
+            for err in exc.errors()
+        ]
+        raise SettingsError("invalid settings:\n  " + "\n  ".join(lines)) from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Process-wide settings (tests build their own with `load_settings`)."""
+    return load_settings()
