@@ -1,0 +1,1 @@
+"""One sub-package per peer; code that speaks a peer's protocol lives only there."""
