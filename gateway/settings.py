@@ -68,6 +68,30 @@ class Settings(BaseSettings):
     ami_ping_interval_s: float = Field(15.0, gt=0)
     emergency_numbers: list[str] = Field(default_factory=lambda: ["110", "12345", "12110", "119", "120", "122"])
 
+    # --- call orchestration: three-way calls, transfer to 12345, duty-line checks
+    conference_context: str = Field("linkage-conf", description="dialplan context of the rooms")
+    conference_room_base: int = Field(900000, ge=1, description="first numeric ConfBridge room")
+    hotline_context: str = "hotline"
+    hotline_exten: str = "12345"
+    dial_template: str = Field("PJSIP/{national}@trunk", description="{e164} / {national}")
+    dial_overrides: dict[str, str] = Field(
+        default_factory=dict, description="E.164 -> dial string (duty rooms on our own PBX)"
+    )
+    originate_caller_id: str = '"110 Linkage" <110>'
+    threeway_ring_timeout_s: float = Field(30.0, gt=0, le=300)
+    call_state_ttl_s: int = Field(90 * 24 * 3600, ge=3600)
+    dutycheck_context: str = "dutycheck"
+    dutycheck_exten: str = "s"
+    dutycheck_ring_timeout_s: float = Field(30.0, gt=0, le=300)
+    dutycheck_concurrency: int = Field(2, ge=1, le=50)
+    dutycheck_window_start: str = Field("09:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    dutycheck_window_minutes: int = Field(480, ge=0, le=24 * 60)
+    dutycheck_schedule_days: list[int] = Field(
+        default_factory=list, description="days of month (Asia/Shanghai) of automatic checks"
+    )
+    dutycheck_miss_threshold: int = Field(3, ge=1, description="Lishui: unanswered 3 times")
+    dutycheck_poll_interval_s: float = Field(1.0, gt=0)
+
     # --- SMS (Twilio) and WeChat / WeCom
     twilio_account_sid: str = ""
     twilio_auth_token: SecretStr = SecretStr("")
