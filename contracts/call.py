@@ -55,3 +55,22 @@ class ThreeWayCall(StrictModel):
     cause: int | None = Field(None, ge=0, le=127)
     room: str | None = Field(None, max_length=64, description="ConfBridge room")
     occurred_at: UtcTime
+    caller_channel: str | None = Field(None, max_length=256, description="caller leg, if known")
+    operator_channel: str | None = Field(None, max_length=256, description="operator leg")
+    order_id: Identifier | None = None
+
+
+TransferState = Literal["requested", "done", "failed"]
+
+
+class CallTransfer(StrictModel):
+    """One-click transfer (一键转接) of a caller to 12345: command and its outcome."""
+
+    request_id: Identifier
+    call_id: Identifier = Field(description="Uniqueid of the caller's channel")
+    incident_id: Identifier | None = None
+    operator_channel: str | None = Field(None, max_length=256, description="the transferer")
+    target: str = Field("12345", max_length=64, description="destination id (contract v1)")
+    state: TransferState
+    reason: str | None = Field(None, max_length=128)
+    occurred_at: UtcTime

@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from contracts.alert import Alert, RoutedAlert
-from contracts.call import CallEvent, ThreeWayCall
+from contracts.call import CallEvent, CallTransfer, ThreeWayCall
 from contracts.dutycheck import DutyCheckResult
 from contracts.envelope import CloudEvent
 from contracts.order import Order, OrderFeedback, SlaEvent
@@ -55,6 +55,7 @@ _TYPES = [
     EventType("order", "sla", SlaEvent, 1, _field("kind")),
     EventType("call", "event", CallEvent, 1, _field("state")),
     EventType("call", "threeway", ThreeWayCall, 1, _field("state")),
+    EventType("call", "transfer", CallTransfer, 1, _field("state")),
     EventType("ticket", "transfer", TicketTransfer, 1, _field("direction")),
     EventType("dutycheck", "result", DutyCheckResult, 1, _field("outcome")),
     EventType("sea", "handover", SeaHandover, 1, _field("status")),
