@@ -9,8 +9,15 @@ from pydantic import Field
 from contracts.common import Identifier, StrictModel, UtcTime
 
 CallState = Literal[
-    "new", "ringing", "up", "dial-begin", "dial-end", "bridge-enter", "bridge-leave",
-    "transfer", "hangup",
+    "new",
+    "ringing",
+    "up",
+    "dial-begin",
+    "dial-end",
+    "bridge-enter",
+    "bridge-leave",
+    "transfer",
+    "hangup",
 ]
 
 
@@ -37,7 +44,13 @@ class CallEvent(StrictModel):
 
 ThreeWayState = Literal["requested", "ringing", "connected", "failed", "ended"]
 FailureReason = Literal[
-    "busy", "no-answer", "congestion", "unavailable", "rejected", "unknown", "caller-gone",
+    "busy",
+    "no-answer",
+    "congestion",
+    "unavailable",
+    "rejected",
+    "unknown",
+    "caller-gone",
 ]
 
 

@@ -25,5 +25,7 @@ class DutyCheckResult(StrictModel):
     ended_at: UtcTime
     ring_seconds: float | None = Field(None, ge=0)
     call_id: str | None = Field(None, max_length=128)
-    misses_in_period: int = Field(0, ge=0, description="unanswered checks this period, this one included")
+    misses_in_period: int = Field(
+        0, ge=0, description="unanswered checks this period, this one included"
+    )
     flagged: bool = Field(False, description="three unanswered in the period: a deduction item")

@@ -14,7 +14,10 @@ def export_schemas(target: Path) -> list[Path]:
     """One `<type>.schema.json` per event type, plus the envelope and the unit directory."""
     target.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
-    schemas = {"cloudevent": CloudEvent.model_json_schema(), "unit-directory": UnitDirectory.model_json_schema()}
+    schemas = {
+        "cloudevent": CloudEvent.model_json_schema(),
+        "unit-directory": UnitDirectory.model_json_schema(),
+    }
     for et in EVENT_TYPES.values():
         schema = et.model.model_json_schema()
         schema["$id"] = et.dataschema

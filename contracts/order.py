@@ -11,9 +11,24 @@ from contracts.common import Identifier, StrictModel, UtcTime
 from contracts.directory import Area, Tier
 
 FeedbackKind = Literal[
-    "delivered", "acknowledged", "arrived", "completed", "report", "reinforcement",
-    "handed_over", "refused", "escalated", "cancelled",
+    "delivered",
+    "acknowledged",
+    "arrived",
+    "completed",
+    "report",
+    "reinforcement",
+    "handed_over",
+    "refused",
+    "escalated",
+    "cancelled",
 ]
+OrderChannel = Literal["sms", "wecom", "call"]
+
+
+def _default_via() -> list[OrderChannel]:
+    return ["sms"]
+
+
 FeedbackVia = Literal["sms", "wecom", "api", "call", "system"]
 
 
@@ -56,7 +71,7 @@ class Order(StrictModel):
     issued_at: UtcTime
     issued_by: str = Field(max_length=128)
     deadlines: Deadlines = Field(default_factory=Deadlines)
-    via: list[Literal["sms", "wecom", "call"]] = Field(default_factory=lambda: ["sms"])
+    via: list[OrderChannel] = Field(default_factory=_default_via)
 
 
 class OrderFeedback(StrictModel):

@@ -1,0 +1,1 @@
+"""RabbitMQ plumbing: topology, confirmed publishing, consumer runner, local spool."""

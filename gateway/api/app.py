@@ -1,0 +1,119 @@
+"""FastAPI app factory: one app serves the webhooks and the authenticated API."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from redis.asyncio import Redis
+from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
+from starlette.responses import Response
+
+from bus.publisher import Publisher
+from bus.spool import Spool
+from gateway.directory.store import DirectoryStore
+from gateway.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+# Each module exposes `router: APIRouter`; a capability adds its module here.
+ROUTER_MODULES: list[str] = [
+    "gateway.api.health",
+    "gateway.api.units",
+]
+
+
+class BodyLimitMiddleware(BaseHTTPMiddleware):
+    """Refuse oversized bodies with 413 before anything parses them."""
+
+    def __init__(self, app: Any, max_bytes: int) -> None:
+        super().__init__(app)
+        self._max = max_bytes
+
+    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
+        length = request.headers.get("content-length")
+        if length is not None and (not length.isdigit() or int(length) > self._max):
+            return JSONResponse({"detail": "body-too-large"}, status_code=413)
+        if request.method in {"POST", "PUT", "PATCH"} and length is None:
+            body = await request.body()
+            if len(body) > self._max:
+                return JSONResponse({"detail": "body-too-large"}, status_code=413)
+        return await call_next(request)
+
+
+async def _keep_publisher(app: FastAPI, settings: Settings) -> None:
+    """Connect the publisher, and keep trying while the broker is down (the spool holds)."""
+    delay = 0.5
+    while app.state.publisher is None:
+        try:
+            app.state.publisher = await Publisher.connect(settings, confirm_timeout_s=5.0)
+            app.state.spool.set_publisher(app.state.publisher)
+            log.info("api.broker_connected")
+        except Exception as exc:
+            log.warning("api.broker_unavailable", error=repr(exc), retry_in=delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 10.0)
+
+
+def create_app(settings: Settings) -> FastAPI:
+    """Build the app; connections open in the lifespan, so building it does no I/O."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.redis = Redis.from_url(settings.redis_url)
+        app.state.publisher = None
+        app.state.spool = Spool(settings.spool_dir, None)
+        app.state.directory = DirectoryStore(app.state.redis, settings)
+        if settings.directory_file is not None:
+            with contextlib.suppress(Exception):
+                if not await app.state.directory.all():
+                    await app.state.directory.load_file(settings.directory_file, by="startup")
+        tasks = [
+            asyncio.create_task(_keep_publisher(app, settings)),
+            asyncio.create_task(app.state.spool.run_drainer()),
+        ]
+        for start in app.state.startup_hooks:
+            tasks.extend(await start(app))
+        try:
+            yield
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            if app.state.publisher is not None:
+                await app.state.publisher.close()
+            await app.state.redis.aclose()
+
+    app = FastAPI(
+        title="Linkage Gateway",
+        version="1.0.0",
+        summary="Social emergency linkage gateway: alerts in, routing, orders, supervision.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.startup_hooks = []
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [
+            {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
+            for e in exc.errors()
+        ]
+        return JSONResponse({"detail": "invalid-request", "errors": errors}, status_code=422)
+
+    for name in ROUTER_MODULES:
+        module = importlib.import_module(name)
+        app.include_router(module.router)
+        hook = getattr(module, "on_startup", None)
+        if hook is not None:
+            app.state.startup_hooks.append(hook)
+    return app

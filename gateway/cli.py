@@ -1,0 +1,106 @@
+"""`linkgate`: the gateway's processes and operator tools (interface contract v1)."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from gateway.settings import Settings, SettingsError, load_settings
+
+app = typer.Typer(
+    help="Linkage Gateway: telephony and message-bus gateway of social emergency linkage.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+dlq_app = typer.Typer(help="Inspect and replay dead-lettered messages.", no_args_is_help=True)
+contracts_app = typer.Typer(help="Message contracts.", no_args_is_help=True)
+app.add_typer(dlq_app, name="dlq")
+app.add_typer(contracts_app, name="contracts")
+
+
+def _settings() -> Settings:
+    try:
+        return load_settings()
+    except SettingsError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
+
+
+def _run(name: str) -> None:
+    from gateway.processes.runner import run_process
+
+    module = importlib.import_module(f"gateway.processes.{name}")
+    run_process(name, module.run, _settings())
+
+
+@app.command()
+def api(
+    workers: Annotated[int | None, typer.Option(help="uvicorn worker processes")] = None,
+) -> None:
+    """Serve the HTTP API and webhooks (LINKGATE_HTTP_HOST:LINKGATE_HTTP_PORT)."""
+    import uvicorn
+
+    from gateway.logging import configure_logging
+
+    settings = _settings()
+    configure_logging(settings.log_level, settings.log_json)
+    uvicorn.run(
+        "gateway.api.main:app",
+        host=settings.http_host,
+        port=settings.http_port,
+        workers=workers or settings.http_workers,
+        proxy_headers=True,
+        log_config=None,
+        timeout_graceful_shutdown=20,
+    )
+
+
+@app.command()
+def router() -> None:
+    """Consume received alerts, route them, deliver them to the centres."""
+    _run("router")
+
+
+@app.command()
+def ami() -> None:
+    """Hold the Asterisk AMI link: call events in, call actions out."""
+    _run("ami")
+
+
+@app.command()
+def sla() -> None:
+    """Track orders against their deadlines: reminders, breaches, evidence."""
+    _run("sla")
+
+
+@app.command()
+def route(
+    text: Annotated[
+        str | None, typer.Option(help="alert text; JSON lines on stdin if omitted")
+    ] = None,
+    channel: Annotated[str, typer.Option(help="sms|wechat|call|api")] = "api",
+    rules: Annotated[
+        Path | None, typer.Option(help="rules file (default: LINKGATE_RULES_FILE)")
+    ] = None,
+) -> None:
+    """Classify alerts offline: one JSON object per alert (destination, category, rule)."""
+    from gateway.routing.cli import route_command
+
+    raise typer.Exit(route_command(text=text, channel=channel, rules_file=rules))
+
+
+@contracts_app.command("export")
+def contracts_export(target: Path) -> None:
+    """Write the JSON Schema of every message into TARGET."""
+    from contracts.export import export_schemas
+
+    for path in export_schemas(target):
+        typer.echo(str(path))
+
+
+def main() -> None:  # pragma: no cover - console entry point alias
+    app(sys.argv[1:])

@@ -1,0 +1,54 @@
+"""Structured JSON logs with phone numbers masked and secrets never printed."""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from collections.abc import MutableMapping
+from typing import Any
+
+import structlog
+
+# mobiles (+86 1xx…), landlines and bare 11-digit mobiles; keep the last 4 digits
+_PHONE = re.compile(r"(?<!\d)(\+?\d{1,3})?(1[3-9]\d|0\d{2,3})\d{4,}(\d{4})(?!\d)")
+_SECRET_KEYS = ("secret", "token", "password", "aes_key", "api_key", "authorization", "signature")
+
+
+def mask_phone(text: str) -> str:
+    """`+8613800138000` → `+86138****8000`: enough to tell calls apart, not to dial."""
+    return _PHONE.sub(lambda m: f"{m.group(1) or ''}{m.group(2)}****{m.group(3)}", text)
+
+
+def _mask_processor(
+    _: Any, __: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    for key, value in list(event_dict.items()):
+        if any(s in key.lower() for s in _SECRET_KEYS):
+            event_dict[key] = "***"
+        elif isinstance(value, str):
+            event_dict[key] = mask_phone(value)
+    return event_dict
+
+
+def configure_logging(level: str = "INFO", json_logs: bool = True) -> None:
+    """Route structlog and stdlib logging to stderr as one JSON object per line."""
+    logging.basicConfig(format="%(message)s", stream=sys.stderr, level=level, force=True)
+    renderer: Any = (
+        structlog.processors.JSONRenderer(ensure_ascii=False)
+        if json_logs
+        else structlog.dev.ConsoleRenderer()
+    )
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.format_exc_info,
+            _mask_processor,
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level)),
+        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        cache_logger_on_first_use=False,
+    )

@@ -1,0 +1,1 @@
+"""Long-running gateway processes: each is `async def run(settings)` until cancelled."""
