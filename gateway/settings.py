@@ -66,7 +66,15 @@ class Settings(BaseSettings):
     ami_secret: SecretStr = SecretStr("")
     ami_action_timeout_s: float = Field(10.0, gt=0)
     ami_ping_interval_s: float = Field(15.0, gt=0)
-    emergency_numbers: list[str] = Field(default_factory=lambda: ["110", "12345", "12110", "119", "120", "122"])
+    ami_ping_timeout_s: float = Field(5.0, gt=0, description="no Pong in time: link is dead")
+    ami_reconnect_max_s: float = Field(30.0, gt=0, description="cap of the jittered backoff")
+    ami_event_queue_size: int = Field(10_000, ge=10, description="back-pressure bound")
+    ami_inbound_contexts: list[str] = Field(
+        default_factory=lambda: ["from-trunk"], description="dialplan contexts of inbound trunks"
+    )
+    emergency_numbers: list[str] = Field(
+        default_factory=lambda: ["110", "12345", "12110", "119", "120", "122"]
+    )
 
     # --- call orchestration: three-way calls, transfer to 12345, duty-line checks
     conference_context: str = Field("linkage-conf", description="dialplan context of the rooms")
