@@ -28,6 +28,8 @@ log = structlog.get_logger(__name__)
 ROUTER_MODULES: list[str] = [
     "gateway.api.health",
     "gateway.api.units",
+    "gateway.api.calls",
+    "gateway.api.dutychecks",
 ]
 
 
