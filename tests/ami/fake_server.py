@@ -234,6 +234,7 @@ class FakeAmi:
         self.host = host
         self.port = 0
         self.received_actions: list[Frame] = []
+        self.silent_actions: set[str] = set()  # lower-case names recorded but never answered
         self.connections = 0
         self.logins = 0
         self.channels: dict[str, LiveChannel] = {}
@@ -401,6 +402,8 @@ class FakeAmi:
             session.respond(aid, "Error", ("Message", "Missing action in request"))
             return
         key = action.lower()
+        if key in self.silent_actions:
+            return
         if session.user is None and key not in ("login", "challenge", "logoff"):
             session.respond(aid, "Error", ("Message", "Permission denied"))
             return
@@ -567,7 +570,7 @@ class FakeAmi:
                 item: H = [("Event", "ConfbridgeList")]
                 if aid is not None:
                     item.append(("ActionID", aid))
-                out.append(item + [("Conference", conf), *chan.snapshot])
+                out.append([*item, ("Conference", conf), *chan.snapshot])
         self._list(s, aid, "Confbridge user list will follow", out, "ConfbridgeListComplete")
 
     # ------------------------------------------------------------------ call control
