@@ -20,7 +20,7 @@ from contracts.call import CallTransfer, TransferState
 from contracts.common import EventStatus, new_id, utcnow
 from contracts.envelope import CloudEvent, make_event
 from gateway.calls.emit import Emit, emit_safely
-from gateway.calls.legs import find_legs
+from gateway.calls.legs import pick_legs
 from gateway.calls.state import TERMINAL, RequestStore
 from gateway.settings import Settings
 
@@ -58,7 +58,9 @@ class TransferOrchestrator:
         """Bus handler for `call.transfer.requested`."""
         if not isinstance(model, CallTransfer) or model.state != "requested":
             return
-        _, operator = await find_legs(self._port, model.call_id, None, model.operator_channel)
+        operator = model.operator_channel
+        if operator is None:
+            _, operator = pick_legs(await self._port.channels(), model.call_id)
         if not await self._store.claim(model.request_id, self._instance):
             owner = await self._store.claim_owner(model.request_id)
             view = await self._store.get(model.request_id)
