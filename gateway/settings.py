@@ -113,6 +113,12 @@ class Settings(BaseSettings):
     )
     wecom_api_base: AnyUrl = AnyUrl("https://qyapi.weixin.qq.com")
 
+    # --- operations: metrics, queue depths, live board
+    metrics_port: int = Field(0, ge=0, le=65535, description="Prometheus port; 0 = off")
+    metrics_host: str = "127.0.0.1"
+    rabbitmq_mgmt_url: AnyUrl = AnyUrl("http://127.0.0.1:15672")
+    ops_refresh_s: float = Field(5.0, gt=0, le=300, description="gauge refresh period")
+
     # --- logging
     log_level: str = Field("INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")
     log_json: bool = True
