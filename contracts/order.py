@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from contracts.common import Identifier, StrictModel, UtcTime
+from contracts.common import E164, Identifier, StrictModel, UtcTime
 from contracts.directory import Area, Tier
 
 FeedbackKind = Literal[
@@ -72,6 +72,11 @@ class Order(StrictModel):
     issued_by: str = Field(max_length=128)
     deadlines: Deadlines = Field(default_factory=Deadlines)
     via: list[OrderChannel] = Field(default_factory=_default_via)
+    on_site: bool = Field(True, description="on-site work needed (tier 3: arrival deadline)")
+    attempt: int = Field(1, ge=1, le=20, description="1 = first dispatch; >1 = re-dispatch")
+    recipients: list[E164] | None = Field(
+        None, max_length=10, description="re-dispatch: send only to these (the next liaison)"
+    )
 
 
 class OrderFeedback(StrictModel):

@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import Field
 
 from contracts.alert import Alert
-from contracts.common import Identifier, StrictModel, UtcTime
+from contracts.common import E164, Identifier, StrictModel, UtcTime
 
 SeaCentre = Literal["maritime-sar", "ocean-fishery"]
 VesselKind = Literal["fishing", "merchant", "passenger", "leisure", "fish-farm", "unknown"]
@@ -26,4 +26,6 @@ class SeaHandover(StrictModel):
     vessel_kind: VesselKind = "unknown"
     persons_in_water: int | None = Field(None, ge=0)
     note: str | None = Field(None, max_length=4000)
+    callback_number: E164 | None = Field(None, description="whom the centre calls back")
+    reported_by: str | None = Field(None, max_length=128, description="who at the centre")
     updated_at: UtcTime
