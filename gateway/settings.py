@@ -119,6 +119,22 @@ class Settings(BaseSettings):
     rabbitmq_mgmt_url: AnyUrl = AnyUrl("http://127.0.0.1:15672")
     ops_refresh_s: float = Field(5.0, gt=0, le=300, description="gauge refresh period")
 
+    # --- orders, deadlines, platform exchanges, supervision (gateway/orders, exchanges, supervision)
+    deadline_profile: str = Field("lishui", description="default profile: lishui|zhoushan|anhua")
+    deadline_jurisdictions: dict[str, str] = Field(
+        default_factory=dict, description="jurisdiction -> deadline profile name"
+    )
+    deadline_overrides: dict[str, dict[str, float]] = Field(
+        default_factory=dict, description="profile -> {field: minutes}, e.g. tier1_urban"
+    )
+    sla_warning_fraction: float = Field(0.7, gt=0, lt=1, description="remind at this share")
+    sla_poll_interval_s: float = Field(1.0, gt=0)
+    sla_claim_lease_s: float = Field(60.0, gt=0, description="a claimed timer returns after this")
+    platform_replay_window_s: int = Field(300, ge=10, le=3600)
+    deduction_points: dict[str, float] = Field(
+        default_factory=dict, description="evidence kind -> points (Lishui: 0.5-2 per item)"
+    )
+
     # --- logging
     log_level: str = Field("INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")
     log_json: bool = True
