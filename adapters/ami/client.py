@@ -169,6 +169,7 @@ class AmiClient:
         self._connected = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._hook_tasks: set[asyncio.Task[None]] = set()
+        self._down_callbacks: list[Callable[[], None]] = []
         self._closing = False
 
     # ------------------------------------------------------------------ wiring
@@ -179,6 +180,10 @@ class AmiClient:
     def add_handler(self, handler: Handler) -> None:
         """Async, called in order from the bounded queue; a raise is logged and counted."""
         self._handlers.append(handler)
+
+    def on_disconnect(self, callback: Callable[[], None]) -> None:
+        """Called (synchronously) when a logged-in link drops: events may have been missed."""
+        self._down_callbacks.append(callback)
 
     def on_connect(self, hook: ConnectHook) -> None:
         """Run after every successful login (e.g. reconcile with CoreShowChannels)."""
@@ -380,6 +385,13 @@ class AmiClient:
             if not link.banner.done():
                 link.banner.set_exception(error)
                 link.banner.exception()  # retrieved: nobody may be waiting
+        if link is not None and link.logged_in:
+            for callback in self._down_callbacks:
+                try:
+                    callback()
+                except Exception:
+                    self.stats.listener_errors += 1
+                    log.exception("AMI disconnect callback failed")
         for aid, pending in list(self._pending.items()):
             if not pending.future.done():
                 self.stats.links_lost_actions += 1

@@ -25,7 +25,7 @@ class AmiTimeout(AmiError, TimeoutError):
     """No answer in time. The action may or may not have been carried out."""
 
 
-class AmiLinkLost(AmiError):
+class AmiLinkLost(AmiError, ConnectionError):
     """The link dropped after the action was sent: its outcome is unknown, it is never
     re-sent; find out from Asterisk's state (CoreShowChannels) what really happened."""
 
