@@ -21,6 +21,7 @@ import structlog
 from pydantic import BaseModel
 from redis.asyncio import Redis
 
+from adapters.ami.errors import AmiActionError
 from adapters.ami.port import OriginateOutcome, TelephonyPort
 from contracts.call import CallEvent, FailureReason, ThreeWayCall, ThreeWayState
 from contracts.common import EventStatus, new_id, utcnow
@@ -228,7 +229,8 @@ class ThreeWayOrchestrator:
                 exten=call.room,
             )
         except Exception as exc:
-            unknown = isinstance(exc, TimeoutError | ConnectionError)
+            # only a refusal by the PBX (e.g. "Channel does not exist") says where we stand
+            unknown = not isinstance(exc, AmiActionError)
             if not unknown and outcome.channel:
                 # the caller left while the unit answered: do not keep the unit waiting alone
                 with contextlib.suppress(Exception):

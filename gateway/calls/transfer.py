@@ -15,6 +15,7 @@ import structlog
 from pydantic import BaseModel
 from redis.asyncio import Redis
 
+from adapters.ami.errors import AmiActionError
 from adapters.ami.port import TelephonyPort
 from contracts.call import CallTransfer, TransferState
 from contracts.common import EventStatus, new_id, utcnow
@@ -77,8 +78,9 @@ class TransferOrchestrator:
                 exten=self._settings.hotline_exten,
             )
         except Exception as exc:
-            reason = "unknown: link lost" if isinstance(exc, TimeoutError | ConnectionError) else (
-                f"refused: {exc}"
+            # a refusal (`Response: Error`) is known; anything else may have happened or not
+            reason = f"refused: {exc.message}" if isinstance(exc, AmiActionError) else (
+                f"unknown: {exc!r}"
             )
             await self._finish(model, event.status, "failed", reason[:128], operator)
             return

@@ -15,6 +15,8 @@ from typing import Any
 
 from redis.asyncio import Redis
 
+from adapters.ami.errors import AmiActionError
+from adapters.ami.frame import Frame
 from adapters.ami.port import ChannelInfo, OriginateOutcome, OriginateResult
 from contracts.directory import Liaison, Unit
 from gateway.settings import Settings
@@ -143,3 +145,8 @@ async def evidence(redis: Redis, settings: Settings) -> list[dict[str, str]]:
     """The duty-line miss records, as the supervision reports read them."""
     entries = await redis.xrange(settings.key("evidence"))
     return [{k.decode(): v.decode() for k, v in fields.items()} for _, fields in entries]
+
+
+def refusal(action: str, message: str) -> AmiActionError:
+    """What the AMI client raises when Asterisk answers `Response: Error`."""
+    return AmiActionError(action, Frame([("Response", "Error"), ("Message", message)]))

@@ -26,6 +26,7 @@ from .support import (
     ScriptedPort,
     bridged_call,
     evidence,
+    refusal,
 )
 
 Probe = Callable[..., Awaitable[Any]]
@@ -224,7 +225,7 @@ async def test_caller_hung_up_before_redirect_releases_the_unit(
     bus_probe: Probe, clock: Clock,
 ) -> None:
     probe = await bus_probe("call.threeway.failed")
-    port = ScriptedPort(redirect_error=RuntimeError("Channel does not exist: PJSIP/trunk-1"))
+    port = ScriptedPort(redirect_error=refusal("Redirect", "Channel does not exist: PJSIP/trunk-1"))
     orch = orchestrator(port, redis, call_settings, directory, publisher, clock)
     event, command = request()
     await orch.handle_request(event, command)
@@ -268,3 +269,17 @@ async def test_unknown_unit_fails_without_dialling(
     assert port.dialled() == []
     view = await orch._store.get(command.request_id)
     assert view is not None and view["state"] == "failed" and view["reason"] == "rejected"
+
+
+async def test_redirect_without_an_answer_is_unknown_and_leaves_the_channels_alone(
+    call_settings: Settings, redis: Redis, directory: DirectoryStore, publisher: Publisher,
+    bus_probe: Probe, clock: Clock,
+) -> None:
+    probe = await bus_probe("call.threeway.failed")
+    port = ScriptedPort(redirect_error=TimeoutError("no response to Redirect"))
+    orch = orchestrator(port, redis, call_settings, directory, publisher, clock)
+    event, command = request()
+    await orch.handle_request(event, command)
+    assert port.names() == ["originate", "redirect"]  # no hangup, no second redirect
+    [(_, failed)] = await probe.take_with_keys(1)
+    assert failed.data["reason"] == "unknown"

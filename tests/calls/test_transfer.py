@@ -13,7 +13,7 @@ from contracts.call import CallTransfer
 from gateway.calls.transfer import TransferOrchestrator
 from gateway.settings import Settings
 
-from .support import CALL_ID, OPERATOR, ScriptedPort, bridged_call
+from .support import CALL_ID, OPERATOR, ScriptedPort, bridged_call, refusal
 
 Probe = Callable[..., Awaitable[Any]]
 
@@ -47,7 +47,7 @@ async def test_transfer_finds_the_operator_and_reports_a_refusal(
 ) -> None:
     probe = await bus_probe("call.transfer.#")
     port = ScriptedPort(live=bridged_call(),
-                        transfer_error=RuntimeError("Channel specified does not exist"))
+                        transfer_error=refusal("BlindTransfer", "Channel specified does not exist"))
     orch = TransferOrchestrator(port=port, redis=redis, settings=call_settings,
                                 emit=publisher.publish, instance="w1")
     cmd = command("01JTRF0000000000000000000B", operator=None)
