@@ -11,7 +11,7 @@ from typing import Any
 import structlog
 
 # mobiles (+86 1xx…), landlines and bare 11-digit mobiles; keep the last 4 digits
-_PHONE = re.compile(r"(?<!\d)(\+?\d{1,3})?(1[3-9]\d|0\d{2,3})\d{4,}(\d{4})(?!\d)")
+_PHONE = re.compile(r"(?<!\d)(\+\d{1,3})?(1[3-9]\d|0\d{3})\d{3,4}(\d{4})(?!\d)")
 _SECRET_KEYS = ("secret", "token", "password", "aes_key", "api_key", "authorization", "signature")
 
 

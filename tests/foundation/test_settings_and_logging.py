@@ -1,0 +1,80 @@
+"""Settings refuse bad values clearly; logs mask phone numbers and secrets."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+
+import pytest
+import structlog
+
+from gateway.logging import configure_logging, mask_phone
+from gateway.settings import SettingsError, load_settings
+
+
+def test_defaults_follow_contract_v1(monkeypatch: pytest.MonkeyPatch) -> None:
+    for var in ("LINKGATE_AMQP_URL", "LINKGATE_REDIS_URL", "LINKGATE_HTTP_PORT"):
+        monkeypatch.delenv(var, raising=False)
+    s = load_settings()
+    assert s.amqp_url == "amqp://guest:guest@localhost:5672/"
+    assert s.redis_url == "redis://localhost:6379/0"
+    assert (s.http_host, s.http_port) == ("127.0.0.1", 8080)
+    assert s.exchange == "linkage.events" and s.dead_letter_exchange == "linkage.dlx"
+
+
+def test_environment_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LINKGATE_HTTP_PORT", "9090")
+    monkeypatch.setenv("LINKGATE_API_KEYS", '{"k1": ["orders:write"]}')
+    s = load_settings()
+    assert s.http_port == 9090 and s.api_keys == {"k1": ["orders:write"]}
+
+
+@pytest.mark.parametrize(
+    ("var", "value", "needle"),
+    [
+        ("LINKGATE_HTTP_PORT", "eighty", "LINKGATE_HTTP_PORT"),
+        ("LINKGATE_AMQP_URL", "http://broker", "LINKGATE_AMQP_URL"),
+        ("LINKGATE_WECHAT_AES_KEY", "short", "43 characters"),
+        ("LINKGATE_REDIS_URL", "memcached://x", "LINKGATE_REDIS_URL"),
+    ],
+)
+def test_bad_values_fail_with_the_variable_named(
+    monkeypatch: pytest.MonkeyPatch, var: str, value: str, needle: str
+) -> None:
+    monkeypatch.setenv(var, value)
+    with pytest.raises(SettingsError) as exc:
+        load_settings()
+    assert needle in str(exc.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [
+        ("caller +8613800138000 dialled", "caller +86138****8000 dialled"),
+        ("13800138000", "138****8000"),
+        ("landline 05782123456", "landline 0578****3456"),
+        ("order K7QF at 20:15", "order K7QF at 20:15"),
+    ],
+)
+def test_mask_phone(text: str, masked: str) -> None:
+    assert mask_phone(text) == masked
+
+
+@pytest.fixture
+def restore_logging() -> Iterator[None]:
+    yield
+    structlog.reset_defaults()
+    logging.basicConfig(force=True, handlers=[logging.NullHandler()])
+
+
+def test_logs_are_json_with_phones_masked_and_secrets_hidden(
+    capsys: pytest.CaptureFixture[str], restore_logging: None
+) -> None:
+    configure_logging("INFO", json_logs=True)
+    structlog.get_logger("t").info("sms.received", sender="+8613800138000", auth_token="s3cr3t")
+    line = capsys.readouterr().err.strip().splitlines()[-1]
+    record = json.loads(line)
+    assert record["sender"] == "+86138****8000"
+    assert record["auth_token"] == "***"
+    assert "s3cr3t" not in line and "13800138000" not in line
