@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from contracts import (
-    Alert,
     EVENT_TYPES,
+    Alert,
     make_event,
     normalise_e164,
     parse_event,
