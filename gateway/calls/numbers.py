@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from gateway.logging import mask_phone
 from gateway.settings import Settings
 
-__all__ = ["dial_order", "dial_string", "mask_phone", "national"]
+
+def mask_phone(number: str) -> str:
+    """`+8613800138000` → `+86138****8000`, `+8657812345001` → `+86578****5001` (for logs)."""
+    if len(number) >= 11:
+        return f"{number[:6]}****{number[-4:]}"
+    return "****" + number[-2:] if number else number
 
 
 def national(e164: str) -> str:
