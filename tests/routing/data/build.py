@@ -44,7 +44,7 @@ def noisy(text: str, rng: random.Random) -> str:
         chars.append(ch)
         if rng.random() < 0.08:
             chars.append(rng.choice([" ", "  ", "，", "…", "\u200b", "!"]))
-    return full_width("".join(chars)) + rng.choice(["", "！！", "？", "。。。", " 110"])
+    return full_width("".join(chars)) + rng.choice(["", "！！", "？", "。。。"])
 
 
 def variants(text: str, rng: random.Random) -> list[tuple[str, str]]:

@@ -1,0 +1,210 @@
+"""The compiled rule set: one Aho-Corasick pass over the text, then the rules in order.
+
+All phrases of all rules go into one automaton, so the cost of matching grows with the
+length of the text, not with the number of phrases; each rule is then a few set checks
+on the phrases that occurred. The highest-priority rule whose conditions all hold wins
+(ties: the earlier rule in the file); nothing matched → the default (a human triages).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import ahocorasick
+
+from contracts import Alert, Channel, RoutingDecision, utcnow
+from gateway.routing.normalise import normalise
+from gateway.routing.rules import (
+    DEFAULT_RULES_FILE,
+    SET_REF,
+    Rule,
+    RulesError,
+    RuleSet,
+    load_rules_file,
+    parse_rules,
+)
+
+LOCAL_TZ = ZoneInfo("Asia/Shanghai")
+
+
+@dataclass(frozen=True, slots=True)
+class AlertFacts:
+    """What the rules look at, taken from an alert (or a dry-run request)."""
+
+    text: str
+    channel: Channel | None = None
+    called: str | None = None
+    category: str | None = None
+    at_sea: bool = False
+    jurisdiction: str | None = None
+    received_at: datetime | None = None
+
+    @classmethod
+    def from_alert(cls, alert: Alert) -> AlertFacts:
+        return cls(
+            text=alert.text,
+            channel=alert.channel,
+            called=alert.called,
+            category=alert.category,
+            at_sea=bool(alert.location and alert.location.at_sea),
+            jurisdiction=alert.jurisdiction,
+            received_at=alert.received_at,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class _Compiled:
+    rule: Rule
+    order: int
+    any: frozenset[int]
+    groups: tuple[frozenset[int], ...]
+    none: frozenset[int]
+    reported: frozenset[int]
+
+
+class RuleEngine:
+    """An immutable, compiled rule set; safe to share between tasks and swap whole."""
+
+    def __init__(self, ruleset: RuleSet, *, source: str = "<rules>", digest: str = "") -> None:
+        self.ruleset = ruleset
+        self.source = source
+        self.digest = digest
+        self._phrase_ids: dict[str, int] = {}
+        self._phrases: list[str] = []
+        compiled = [self._compile(i, rule) for i, rule in enumerate(ruleset.rules)]
+        self._rules = sorted(compiled, key=lambda c: (-c.rule.priority, c.order))
+        self._automaton = ahocorasick.Automaton()
+        for phrase, pid in self._phrase_ids.items():
+            self._automaton.add_word(phrase, pid)
+        if self._phrases:
+            self._automaton.make_automaton()
+
+    # ------------------------------------------------------------------ building
+
+    @classmethod
+    def from_text(cls, text: str, source: str = "<rules>") -> RuleEngine:
+        digest = hashlib.sha256(text.encode()).hexdigest()[:16]
+        return cls(parse_rules(text, source), source=source, digest=digest)
+
+    @classmethod
+    def from_file(cls, path: Path | None = None) -> RuleEngine:
+        """Load a rules file (the shipped default when `path` is None)."""
+        path = path or DEFAULT_RULES_FILE
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise RulesError(f"cannot read: {exc}", source=str(path)) from None
+        return cls.from_text(text, source=str(path))
+
+    def _ids(self, rule: Rule, phrases: list[str]) -> frozenset[int]:
+        ids: set[int] = set()
+        for raw in phrases:
+            m = SET_REF.match(raw)
+            expanded = self.ruleset.phrase_sets[m.group(1)] if m else [raw]
+            for phrase in expanded:
+                norm = normalise(phrase)
+                if not norm:
+                    raise RulesError(
+                        f"rule {rule.id!r}: phrase {phrase!r} is empty once normalised",
+                        source=self.source,
+                    )
+                pid = self._phrase_ids.get(norm)
+                if pid is None:
+                    pid = self._phrase_ids[norm] = len(self._phrases)
+                    self._phrases.append(norm)
+                ids.add(pid)
+        return frozenset(ids)
+
+    def _compile(self, order: int, rule: Rule) -> _Compiled:
+        any_ids = self._ids(rule, rule.when.any)
+        groups = tuple(self._ids(rule, g) for g in rule.when.groups())
+        none_ids = self._ids(rule, rule.when.none)
+        reported = any_ids.union(*groups) if groups else any_ids
+        return _Compiled(rule, order, any_ids, groups, none_ids, reported)
+
+    # ------------------------------------------------------------------ using
+
+    @property
+    def rule_count(self) -> int:
+        return len(self._rules)
+
+    @property
+    def phrase_count(self) -> int:
+        return len(self._phrases)
+
+    def hits(self, normalised_text: str) -> dict[int, int]:
+        """Phrase id → end position of its first occurrence in the (normalised) text."""
+        found: dict[int, int] = {}
+        if self._phrases and normalised_text:
+            for end, pid in self._automaton.iter(normalised_text):
+                if pid not in found:
+                    found[pid] = end
+        return found
+
+    def classify(self, facts: AlertFacts) -> RoutingDecision:
+        """The routing decision for an alert: the first rule (by priority) that holds."""
+        hits = self.hits(normalise(facts.text))
+        for c in self._rules:
+            if c.any and c.any.isdisjoint(hits):
+                continue
+            if any(g.isdisjoint(hits) for g in c.groups):
+                continue
+            if c.none and not c.none.isdisjoint(hits):
+                continue
+            if not self._facts_hold(c.rule, facts):
+                continue
+            matched = sorted((pid for pid in c.reported if pid in hits), key=hits.__getitem__)
+            return RoutingDecision(
+                destination=c.rule.destination,
+                category=c.rule.category,
+                rule=c.rule.id,
+                matched=[self._phrases[pid] for pid in matched],
+                emergency=c.rule.emergency,
+                priority=c.rule.priority,
+            )
+        d = self.ruleset.default
+        return RoutingDecision(
+            destination=d.destination,
+            category=d.category,
+            rule="default",
+            matched=[],
+            emergency=d.emergency,
+            priority=0,
+        )
+
+    def classify_alert(self, alert: Alert) -> RoutingDecision:
+        return self.classify(AlertFacts.from_alert(alert))
+
+    @staticmethod
+    def _facts_hold(rule: Rule, facts: AlertFacts) -> bool:
+        w = rule.when
+        if w.channel and facts.channel not in w.channel:
+            return False
+        if w.called and (facts.called or "").lstrip("+") not in {c.lstrip("+") for c in w.called}:
+            return False
+        if w.category and not (
+            facts.category and any(fnmatch.fnmatchcase(facts.category, p) for p in w.category)
+        ):
+            return False
+        if w.at_sea is not None and facts.at_sea != w.at_sea:
+            return False
+        if w.jurisdiction and facts.jurisdiction not in w.jurisdiction:
+            return False
+        if w.hours is not None:
+            when = (facts.received_at or utcnow()).astimezone(LOCAL_TZ).time()
+            if not w.hours.contains(when):
+                return False
+        return True
+
+
+def load_engine(path: Path | None = None) -> RuleEngine:
+    """The engine for a rules file (default rules when None); raises RulesError."""
+    return RuleEngine.from_file(path)
+
+
+__all__ = ["AlertFacts", "RuleEngine", "RulesError", "load_engine", "load_rules_file"]

@@ -1,0 +1,248 @@
+"""The routing rules file: its schema, and loading it with errors that name the line.
+
+A rules file (YAML, `LINKGATE_RULES_FILE`; default `gateway/rules/default.yaml`) lists
+rules; the highest-priority rule whose conditions all hold decides the destination. Two
+safety properties are checked at load, so that no edit can break them silently:
+
+- every emergency rule outranks every rule that sends to 12345 (an emergency signal
+  always beats a non-emergency one), and no emergency rule sends to 12345;
+- the default (nothing matched) is not 12345: an unplaced alert goes to a human.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from contracts import Channel, Destination
+
+PhraseList = list[Annotated[str, Field(min_length=1, max_length=200)]]
+SET_REF = re.compile(r"^@([a-z0-9_\-]+)$")
+
+
+class RulesError(ValueError):
+    """A rules file that cannot be used; the message names the file and line."""
+
+    def __init__(self, message: str, *, source: str, line: int | None = None) -> None:
+        where = f"{source}:{line}" if line is not None else source
+        super().__init__(f"{where}: {message}")
+        self.source = source
+        self.line = line
+        self.detail = message
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Hours(_Strict):
+    """A time-of-day window in local time (Asia/Shanghai); may wrap past midnight."""
+
+    start: time
+    end: time
+
+    def contains(self, t: time) -> bool:
+        if self.start <= self.end:
+            return self.start <= t < self.end
+        return t >= self.start or t < self.end
+
+
+class When(_Strict):
+    """Conditions of a rule; all given conditions must hold.
+
+    Phrases: `any` (at least one), `all` (one phrase from each group), `none` (none of
+    these may occur). `@name` stands for a phrase set defined under `phrase_sets`.
+    """
+
+    any: PhraseList = Field(default_factory=list)
+    all: list[PhraseList | str] = Field(default_factory=list)
+    none: PhraseList = Field(default_factory=list)
+    category: list[str] = Field(default_factory=list, description="glob patterns on the code")
+    channel: list[Channel] = Field(default_factory=list)
+    called: list[Annotated[str, Field(pattern=r"^\+?[0-9*#]{2,20}$")]] = Field(
+        default_factory=list
+    )
+    at_sea: bool | None = None
+    jurisdiction: list[str] = Field(default_factory=list)
+    hours: Hours | None = None
+
+    @field_validator("all")
+    @classmethod
+    def _groups(cls, value: list[list[str] | str]) -> list[list[str] | str]:
+        for group in value:
+            if isinstance(group, list) and not group:
+                raise ValueError("an `all` group needs at least one phrase")
+        return value
+
+    @model_validator(mode="after")
+    def _something(self) -> When:
+        positive = (
+            self.any or self.all or self.category or self.channel or self.called
+            or self.at_sea is not None or self.jurisdiction or self.hours
+        )
+        if not positive:
+            raise ValueError("a rule needs at least one condition besides `none`")
+        return self
+
+    def groups(self) -> list[list[str]]:
+        """`all` as a list of groups (a bare string is a group of one)."""
+        return [[g] if isinstance(g, str) else list(g) for g in self.all]
+
+
+class Rule(_Strict):
+    """One rule: conditions and the decision it makes."""
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9._\-]{0,63}$")
+    description: str = ""
+    priority: int = Field(ge=0, le=100_000)
+    destination: Destination
+    category: str = Field(min_length=1, max_length=64)
+    emergency: bool
+    when: When
+
+    @model_validator(mode="after")
+    def _no_emergency_to_hotline(self) -> Rule:
+        if self.emergency and self.destination is Destination.HOTLINE_12345:
+            raise ValueError("an emergency rule must never send to 12345")
+        return self
+
+
+class Default(_Strict):
+    """What happens when no rule matches: a human triages."""
+
+    destination: Destination = Destination.COMMAND_CENTRE
+    category: str = "unclassified"
+    emergency: bool = True
+
+    @field_validator("destination")
+    @classmethod
+    def _not_hotline(cls, value: Destination) -> Destination:
+        if value is Destination.HOTLINE_12345:
+            raise ValueError("unplaced alerts must not default to 12345")
+        return value
+
+
+class RuleSet(_Strict):
+    """The whole rules file."""
+
+    version: int = Field(1, ge=1, le=1)
+    default: Default = Field(default_factory=Default)
+    phrase_sets: dict[str, PhraseList] = Field(default_factory=dict)
+    rules: list[Rule] = Field(min_length=1)
+
+    @field_validator("phrase_sets")
+    @classmethod
+    def _set_names(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        for name in value:
+            if not re.fullmatch(r"[a-z0-9_\-]+", name):
+                raise ValueError(f"phrase set name {name!r}: use a-z, 0-9, _ and -")
+        return value
+
+    @model_validator(mode="after")
+    def _safety(self) -> RuleSet:
+        seen: set[str] = set()
+        for rule in self.rules:
+            if rule.id in seen:
+                raise ValueError(f"duplicate rule id {rule.id!r}")
+            seen.add(rule.id)
+        hotline = [r for r in self.rules if r.destination is Destination.HOTLINE_12345]
+        emergency = [r for r in self.rules if r.emergency]
+        if hotline and emergency:
+            top_hotline = max(hotline, key=lambda r: r.priority)
+            low_emergency = min(emergency, key=lambda r: r.priority)
+            if low_emergency.priority <= top_hotline.priority:
+                raise ValueError(
+                    f"emergency rule {low_emergency.id!r} (priority {low_emergency.priority}) "
+                    f"must outrank 12345 rule {top_hotline.id!r} "
+                    f"(priority {top_hotline.priority})"
+                )
+        return self
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def _node_line(root: yaml.Node | None, loc: tuple[int | str, ...]) -> int | None:
+    """The 1-based line of the YAML node at `loc` (the deepest one that exists)."""
+    node = root
+    line = node.start_mark.line + 1 if node is not None else None
+    for part in loc:
+        nxt: yaml.Node | None = None
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                if isinstance(key, yaml.ScalarNode) and key.value == str(part):
+                    nxt = value
+                    break
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
+            if 0 <= part < len(node.value):
+                nxt = node.value[part]
+        if nxt is None:
+            break
+        node = nxt
+        line = node.start_mark.line + 1
+    return line
+
+
+def _check_refs(ruleset: RuleSet, root: yaml.Node | None, source: str) -> None:
+    """Every `@set` reference must name a defined phrase set."""
+    for i, rule in enumerate(ruleset.rules):
+        places: list[tuple[str, tuple[int | str, ...]]] = []
+        for name in ("any", "none"):
+            places += [(p, (name, j)) for j, p in enumerate(getattr(rule.when, name))]
+        for g, group in enumerate(rule.when.all):
+            if isinstance(group, str):
+                places.append((group, ("all", g)))
+            else:
+                places += [(p, ("all", g, j)) for j, p in enumerate(group)]
+        for phrase, sub in places:
+            m = SET_REF.match(phrase)
+            if m and m.group(1) not in ruleset.phrase_sets:
+                raise RulesError(
+                    f"rule {rule.id!r}: unknown phrase set {phrase!r}",
+                    source=source,
+                    line=_node_line(root, ("rules", i, "when", *sub)),
+                )
+
+
+def parse_rules(text: str, source: str = "<rules>") -> RuleSet:
+    """Parse and validate a rules document; raise RulesError naming the line."""
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        data: Any = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark is not None else None
+        raise RulesError(f"YAML syntax: {exc.problem or exc}", source=source, line=line) from None
+    except yaml.YAMLError as exc:
+        raise RulesError(f"YAML: {exc}", source=source) from None
+    if not isinstance(data, dict):
+        raise RulesError("a rules file is a mapping with `rules:`", source=source, line=1)
+    try:
+        ruleset = RuleSet.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = tuple(p for p in err["loc"] if isinstance(p, int | str))
+        path = ".".join(str(p) for p in loc) or "<root>"
+        more = f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
+        raise RulesError(
+            f"{path}: {err['msg']}{more}", source=source, line=_node_line(root, loc)
+        ) from None
+    _check_refs(ruleset, root, source)
+    return ruleset
+
+
+def load_rules_file(path: Path) -> RuleSet:
+    """Read and validate a rules file."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RulesError(f"cannot read: {exc}", source=str(path)) from None
+    return parse_rules(text, source=str(path))
+
+
+DEFAULT_RULES_FILE = Path(__file__).resolve().parent.parent / "rules" / "default.yaml"
