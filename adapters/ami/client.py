@@ -19,7 +19,7 @@ import random
 import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from adapters.ami.errors import (
     AmiActionError,
@@ -67,10 +67,8 @@ class AmiConfig:
     keepalive_idle_s: int = 10
 
     @classmethod
-    def from_settings(cls, settings: object, **overrides: object) -> AmiConfig:
-        from gateway.settings import Settings
-
-        assert isinstance(settings, Settings)
+    def from_settings(cls, settings: Any, **overrides: object) -> AmiConfig:
+        """From `gateway.settings.Settings` (duck-typed: adapters never import gateway)."""
         values: dict[str, object] = {
             "host": settings.ami_host,
             "port": settings.ami_port,

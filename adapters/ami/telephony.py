@@ -208,9 +208,8 @@ class AmiTelephony:
     def _on_link_down(self) -> None:
         """Events may be lost from here on: every undecided originate becomes `unknown`."""
         for attempt in list(self._by_aid.values()):
-            self._resolve(
-                attempt, OriginateOutcome(attempt.request_id, "unknown", uniqueid=attempt.channel_id)
-            )
+            unknown = OriginateOutcome(attempt.request_id, "unknown", uniqueid=attempt.channel_id)
+            self._resolve(attempt, unknown)
 
     # ------------------------------------------------------------------ other actions
     async def redirect(
