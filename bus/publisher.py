@@ -8,6 +8,7 @@ import aio_pika
 import aiormq
 from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractRobustConnection
 
+from bus import metrics
 from bus.errors import PublishError, UnroutableError
 from bus.topology import declare_exchanges
 from contracts.envelope import CloudEvent
@@ -96,17 +97,22 @@ class Publisher:
     async def _publish(
         self, exchange: AbstractExchange, routing_key: str, message: aio_pika.Message
     ) -> None:
+        family = ".".join(routing_key.split(".")[:2])
         try:
             await exchange.publish(
                 message, routing_key=routing_key, mandatory=True, timeout=self._timeout
             )
+            metrics.PUBLISHED.labels(family, "confirmed").inc()
         except aio_pika.exceptions.PublishError as exc:
+            metrics.PUBLISHED.labels(family, "unroutable").inc()
             raise UnroutableError(f"no queue bound for routing key {routing_key!r}") from exc
         except (aiormq.exceptions.DeliveryError, aiormq.exceptions.AMQPError) as exc:
+            metrics.PUBLISHED.labels(family, "failed").inc()
             raise PublishError(f"broker did not confirm {routing_key!r}: {exc!r}") from exc
         except TimeoutError as exc:
             raise PublishError(f"no confirm for {routing_key!r} within {self._timeout}s") from exc
         except (ConnectionError, OSError, RuntimeError) as exc:
+            metrics.PUBLISHED.labels(family, "failed").inc()
             raise PublishError(f"broker link down publishing {routing_key!r}: {exc!r}") from exc
 
     async def close(self) -> None:
