@@ -104,3 +104,27 @@ class SlaEvent(StrictModel):
     kind: Literal["warning", "breached"]
     deadline: UtcTime
     at: UtcTime
+
+
+DeliveryStatus = Literal["sent", "delivered", "undelivered", "failed", "fallback", "exhausted"]
+
+
+class OrderDelivery(StrictModel):
+    """What happened to one order message sent to one person (SMS or WeCom group).
+
+    `undelivered`/`failed` tell the command centre an order did not reach someone;
+    `fallback` says who was tried next; `exhausted` that nobody is left to try.
+    """
+
+    delivery_id: Identifier
+    order_id: Identifier
+    unit_id: Identifier
+    incident_id: Identifier | None = None
+    channel: OrderChannel
+    status: DeliveryStatus
+    to: str | None = Field(None, max_length=64, description="E.164 mobile or robot name")
+    provider_ref: str | None = Field(None, max_length=128, description="Twilio MessageSid")
+    error_code: str | None = Field(None, max_length=32)
+    detail: str | None = Field(None, max_length=500)
+    next_to: str | None = Field(None, max_length=64)
+    at: UtcTime

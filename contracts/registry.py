@@ -12,7 +12,7 @@ from contracts.alert import Alert, RoutedAlert
 from contracts.call import CallEvent, CallTransfer, ThreeWayCall
 from contracts.dutycheck import DutyCheckResult
 from contracts.envelope import CloudEvent
-from contracts.order import Order, OrderFeedback, SlaEvent
+from contracts.order import Order, OrderDelivery, OrderFeedback, SlaEvent
 from contracts.sea import SeaHandover
 from contracts.ticket import TicketTransfer
 
@@ -53,6 +53,7 @@ _TYPES = [
     EventType("order", "issued", Order, 1, lambda d: None),
     EventType("order", "feedback", OrderFeedback, 1, _field("kind")),
     EventType("order", "sla", SlaEvent, 1, _field("kind")),
+    EventType("order", "delivery", OrderDelivery, 1, _field("status")),
     EventType("call", "event", CallEvent, 1, _field("state")),
     EventType("call", "threeway", ThreeWayCall, 1, _field("state")),
     EventType("call", "transfer", CallTransfer, 1, _field("state")),
