@@ -30,6 +30,7 @@ ROUTER_MODULES: list[str] = [
     "gateway.api.units",
     "gateway.api.calls",
     "gateway.api.dutychecks",
+    "gateway.api.orders",
 ]
 
 

@@ -1,0 +1,1 @@
+"""Orders to linkage units: lifecycle state machine, deadlines, durable timers, store."""

@@ -1,0 +1,1 @@
+"""Supervision: evidence of every fact Lishui's deduction standard scores, and reports."""
