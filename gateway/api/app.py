@@ -20,6 +20,7 @@ from starlette.responses import Response
 from bus.publisher import Publisher
 from bus.spool import Spool
 from gateway.directory.store import DirectoryStore
+from gateway.observability.tracing import TraceMiddleware
 from gateway.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -31,6 +32,9 @@ ROUTER_MODULES: list[str] = [
     "gateway.api.calls",
     "gateway.api.dutychecks",
     "gateway.api.orders",
+    "gateway.api.metrics",
+    "gateway.api.board",
+    "gateway.api.routing",
 ]
 
 
@@ -104,6 +108,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.settings = settings
     app.state.startup_hooks = []
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(TraceMiddleware)  # outermost: every request runs in a span
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:

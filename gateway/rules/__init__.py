@@ -1,0 +1,1 @@
+"""Default routing rules shipped with the gateway (data package)."""
