@@ -10,6 +10,7 @@ from typing import Any
 import structlog
 
 from gateway.logging import configure_logging
+from gateway.observability.metrics import start_metrics_server
 from gateway.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -19,6 +20,7 @@ ProcessMain = Callable[[Settings], Coroutine[Any, Any, None]]
 
 async def _supervise(name: str, main: ProcessMain, settings: Settings) -> None:
     loop = asyncio.get_running_loop()
+    start_metrics_server(settings)  # LINKGATE_METRICS_PORT (0 = off)
     task = asyncio.create_task(main(settings), name=name)
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, task.cancel)

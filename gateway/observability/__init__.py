@@ -1,0 +1,1 @@
+"""Operator's view: Prometheus metrics, W3C trace context, queue depths."""

@@ -1,0 +1,110 @@
+"""Queue and DLQ depths of this deployment's vhost.
+
+The management API lists the queues (names, consumers, unacked), but its counters lag by
+up to its statistics interval (5 s); so ready counts are read exactly by a passive declare
+on the broker itself. Exclusive queues (board feeds, probes) belong to one connection and
+are only listed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from urllib.parse import quote, unquote, urlsplit
+
+import aio_pika
+import httpx
+from aio_pika.abc import AbstractChannel, AbstractRobustConnection
+
+from gateway.settings import Settings
+
+
+class DepthsUnavailable(RuntimeError):
+    """The management API did not answer: depths are unknown (never shown as zero)."""
+
+
+@dataclass
+class QueueDepth:
+    """One queue's depth; `kind` is work, dlq or retry (from the topology's naming)."""
+
+    name: str
+    ready: int
+    unacked: int
+    consumers: int
+    exclusive: bool = False
+    exact: bool = False
+
+    @property
+    def kind(self) -> str:
+        if self.name.endswith(".dlq"):
+            return "dlq"
+        if ".retry." in self.name:
+            return "retry"
+        return "work"
+
+    @property
+    def total(self) -> int:
+        return self.ready + self.unacked
+
+
+def amqp_vhost(settings: Settings) -> str:
+    """The vhost named by the AMQP URL ('/' when the path is empty)."""
+    path = urlsplit(settings.amqp_url).path
+    return unquote(path[1:]) if len(path) > 1 else "/"
+
+
+def amqp_credentials(settings: Settings) -> tuple[str, str]:
+    """User and password of the AMQP URL (the management API takes the same)."""
+    parts = urlsplit(settings.amqp_url)
+    return unquote(parts.username or "guest"), unquote(parts.password or "guest")
+
+
+async def list_queues(settings: Settings, timeout_s: float = 5.0) -> list[QueueDepth]:
+    """The vhost's queues from the management API (counts may lag a few seconds)."""
+    base = str(settings.rabbitmq_mgmt_url).rstrip("/")
+    url = f"{base}/api/queues/{quote(amqp_vhost(settings), safe='')}"
+    params = {"columns": "name,messages_ready,messages_unacknowledged,consumers,exclusive"}
+    try:
+        async with httpx.AsyncClient(auth=amqp_credentials(settings), timeout=timeout_s) as http:
+            response = await http.get(url, params=params)
+            response.raise_for_status()
+            rows = response.json()
+    except (httpx.HTTPError, ValueError) as exc:
+        raise DepthsUnavailable(f"management API {base}: {exc!r}") from exc
+    return [
+        QueueDepth(
+            name=str(row["name"]),
+            ready=int(row.get("messages_ready") or 0),
+            unacked=int(row.get("messages_unacknowledged") or 0),
+            consumers=int(row.get("consumers") or 0),
+            exclusive=bool(row.get("exclusive")),
+        )
+        for row in rows
+    ]
+
+
+async def queue_depths(settings: Settings, timeout_s: float = 5.0) -> list[QueueDepth]:
+    """Every queue of the vhost, ready counts made exact by a passive declare, sorted."""
+    queues = await list_queues(settings, timeout_s)
+    connection: AbstractRobustConnection | None = None
+    try:
+        connection = await aio_pika.connect_robust(settings.amqp_url, timeout=timeout_s)
+        channel: AbstractChannel = await connection.channel()
+        for queue in queues:
+            if queue.exclusive:
+                continue
+            try:
+                declared = await channel.declare_queue(queue.name, passive=True)
+            except Exception:  # deleted meanwhile: the channel is closed, open another
+                channel = await connection.channel()
+                continue
+            result = declared.declaration_result
+            queue.ready = int(result.message_count or 0)
+            queue.exact = True
+    except Exception:
+        pass  # keep the management API's (lagging) counts; `exact` stays False
+    finally:
+        if connection is not None:
+            with contextlib.suppress(Exception):
+                await connection.close()
+    return sorted(queues, key=lambda q: q.name)

@@ -1,0 +1,1 @@
+"""Operator tools: `linkgate status`, `linkgate orders watch`."""
