@@ -10,20 +10,20 @@ def pick_legs(
 ) -> tuple[str | None, str | None]:
     """(caller channel, operator channel) for the caller's Uniqueid `call_id`.
 
-    The operator is the other channel in the caller's bridge; None where not found.
+    The operator is the other channel in the caller's bridge or, if the caller is not
+    bridged with exactly one other channel, the one other channel of the same call
+    (Linkedid: the operator leg was dialled by the caller's). None where not found.
     """
     caller = next((c for c in channels if c.uniqueid == call_id), None)
     if caller is None:
         return None, None
-    operator = next(
-        (
-            c
-            for c in channels
-            if caller.bridge_id and c.bridge_id == caller.bridge_id and c.channel != caller.channel
-        ),
-        None,
-    )
-    return caller.channel, operator.channel if operator else None
+    others = [c for c in channels if c.channel != caller.channel]
+    bridged = [c for c in others if caller.bridge_id and c.bridge_id == caller.bridge_id]
+    linked = [c for c in others if c.linkedid == caller.linkedid]
+    for group in (bridged, linked):
+        if len(group) == 1:
+            return caller.channel, group[0].channel
+    return caller.channel, None
 
 
 async def find_legs(

@@ -15,6 +15,7 @@ import httpx
 import pytest
 from redis.asyncio import Redis
 
+from adapters.ami.bridge import CallBridge
 from adapters.ami.client import AmiClient
 from adapters.ami.telephony import AmiTelephony
 from bus.consumer import ConsumerRunner
@@ -36,12 +37,18 @@ Probe = Callable[..., Awaitable[Any]]
 
 
 @asynccontextmanager
-async def pbx(scenarios: dict[str, str]) -> AsyncIterator[tuple[FakeAmi, AmiTelephony]]:
-    """The fake Asterisk and our AMI client logged in to it."""
+async def pbx(
+    scenarios: dict[str, str], bridge_to: tuple[Redis, Settings, Publisher] | None = None
+) -> AsyncIterator[tuple[FakeAmi, AmiTelephony]]:
+    """The fake Asterisk and our AMI client logged in to it (with the call-event bridge
+    of the ami process publishing `call.event.*`, when `bridge_to` is given)."""
     fake = FakeAmi(scenarios=scenarios)
     await fake.start()
     client = AmiClient(_config(fake.port))
     port = AmiTelephony(client, hangup_grace_s=0.3)
+    if bridge_to is not None:
+        redis, settings, publisher = bridge_to
+        CallBridge(client, redis, settings, emit=publisher.publish)
     await client.start()
     try:
         await client.wait_connected(3)
@@ -219,3 +226,45 @@ async def test_duty_checks_on_the_exchange_and_a_unit_flagged_after_three_misses
     assert list(flagged) == ["ls-fire"]
     misses = await evidence(redis, settings)
     assert len(misses) == 3 and {m["source"] for m in misses} == {"dutycheck"}
+
+
+async def test_unit_hanging_up_ends_the_three_way_call(
+    call_settings: Settings, redis: Redis, directory: DirectoryStore, publisher: Publisher,
+    app_factory: Factory, bus_probe: Probe,
+) -> None:
+    settings = dialplan(call_settings, duty1="PJSIP/unit-answer")
+    await bus_probe("call.event.#", "alert.#")  # a peer listening, as in production
+    probe = await bus_probe("call.threeway.ended")
+    _, client = await app_factory(settings)
+    async with pbx({}, (redis, settings, publisher)) as (fake, port), ami_process(
+        settings, redis, publisher, port
+    ):
+        await inbound_110(fake)
+        r = await client.post("/v1/calls/1795444221.103/three-way",
+                              json={"unit_id": "ls-fire", "incident_id": "inc-105"})
+        view = await wait_state(client, r.json()["status_url"], "connected", "failed")
+        assert view["state"] == "connected"
+        await fake.hangup_remote(view["unit_channel"])  # the duty room puts the phone down
+        [(key, ended)] = await probe.take_with_keys(1, timeout=8)
+        assert key == "call.threeway.ended" and ended.data["cause"] == 16
+        view = await wait_state(client, r.json()["status_url"], "ended")
+    await probe.assert_nothing(0.2)
+
+
+async def test_one_click_transfer_to_12345_finds_the_operator_leg(
+    call_settings: Settings, redis: Redis, publisher: Publisher, app_factory: Factory,
+    bus_probe: Probe,
+) -> None:
+    probe = await bus_probe("call.transfer.*")
+    _, client = await app_factory(call_settings)
+    async with pbx({}) as (fake, port), ami_process(call_settings, redis, publisher, port):
+        await inbound_110(fake)
+        r = await client.post("/v1/calls/1795444221.103/transfer-12345", json={})
+        assert r.status_code == 202
+        done = await wait_state(client, r.json()["status_url"], "done", "failed")
+    assert done["state"] == "done", done
+    [transfer] = fake.actions("BlindTransfer")
+    assert transfer["Channel"].startswith("PJSIP/operator-")
+    assert (transfer["Context"], transfer["Exten"]) == ("hotline", "12345")
+    keys = [key for key, _ in await probe.take_with_keys(2)]
+    assert keys == ["call.transfer.requested", "call.transfer.done"]
