@@ -1,1 +1,1 @@
-"""Adapter package: sms."""
+"""SMS through Twilio: signatures, sending with typed errors, TwiML, length counting."""

@@ -1,1 +1,1 @@
-"""Adapter package: wechat."""
+"""WeChat official account callbacks: signatures, safe-mode AES, safe XML parsing."""

@@ -1,0 +1,1 @@
+"""WeCom group robot: markdown posts with errcode-aware, typed errors."""
