@@ -20,6 +20,8 @@ dlq_app = typer.Typer(help="Inspect and replay dead-lettered messages.", no_args
 contracts_app = typer.Typer(help="Message contracts.", no_args_is_help=True)
 app.add_typer(dlq_app, name="dlq")
 app.add_typer(contracts_app, name="contracts")
+orders_app = typer.Typer(help="Orders to linkage units.", no_args_is_help=True)
+app.add_typer(orders_app, name="orders")
 
 
 def _settings() -> Settings:
@@ -91,6 +93,31 @@ def route(
     from gateway.routing.cli import route_command
 
     raise typer.Exit(route_command(text=text, channel=channel, rules_file=rules))
+
+
+@app.command()
+def status() -> None:
+    """Broker, Redis, AMI link, queue and DLQ depths, spool (exit 1 if anything needs care)."""
+    import asyncio
+
+    from gateway.ops.status import status_command
+
+    raise typer.Exit(asyncio.run(status_command(_settings())))
+
+
+@orders_app.command("watch")
+def orders_watch(
+    once: Annotated[bool, typer.Option(help="print the table once and exit")] = False,
+    refresh: Annotated[float, typer.Option(help="seconds between refreshes")] = 1.0,
+) -> None:
+    """Live table of open orders with deadline countdowns (Ctrl-C to stop)."""
+    import asyncio
+    import contextlib
+
+    from gateway.ops.watch import watch_orders
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(watch_orders(_settings(), refresh_s=refresh, once=once))
 
 
 @contracts_app.command("export")
