@@ -15,6 +15,7 @@ is kept in Redis, race-free against live events still in the queue:
 from __future__ import annotations
 
 import asyncio
+import collections
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -67,7 +68,7 @@ class CallBridge:
 
     def __init__(
         self, client: AmiClient, redis: Redis, settings: BridgeConfig, emit: Emit,
-        *, source: str = SOURCE,
+        *, source: str = SOURCE, window: int = 64,
     ) -> None:
         self.client = client
         self.redis = redis
@@ -77,9 +78,12 @@ class CallBridge:
         self.numbers = frozenset(settings.emergency_numbers)
         self.contexts = frozenset(settings.ami_inbound_contexts)
         self.stats = {"published": 0, "alerts": 0, "duplicates": 0, "mapping_errors": 0,
-                      "reconciles": 0, "synthetic_hangups": 0, "recovered_calls": 0}
+                      "reconciles": 0, "synthetic_hangups": 0, "recovered_calls": 0,
+                      "publish_errors": 0}
         self._reconcile_lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[None]] = set()
+        self._window = window
+        self._in_flight: collections.deque[asyncio.Task[None]] = collections.deque()
         client.add_handler(self.handle)
         client.on_connect(self.reconcile)
 
@@ -136,8 +140,28 @@ class CallBridge:
         return bool(first)
 
     async def _publish(self, event: CallEvent) -> None:
-        await self.emit(make_event(event, source=self.source, subject=event.incident_id))
+        """Start the confirmed publish; up to `window` are in flight, started in PBX order
+        (one AMQP channel keeps that order), so broker round trips do not serialise us."""
+        cloud = make_event(event, source=self.source, subject=event.incident_id)
+        task = asyncio.ensure_future(self._emit_counted(cloud))
+        self._in_flight.append(task)
+        pending = self._in_flight
+        while pending and (len(pending) >= self._window or pending[0].done()):
+            await pending.popleft()
+
+    async def _emit_counted(self, cloud: CloudEvent) -> None:
+        try:
+            await self.emit(cloud)
+        except Exception:
+            self.stats["publish_errors"] += 1
+            log.exception("AMI call event %s (%s) NOT published", cloud.id, cloud.type)
+            return
         self.stats["published"] += 1
+
+    async def flush(self) -> None:
+        """Wait for every publish in flight (before a reconcile and at shutdown)."""
+        while self._in_flight:
+            await self._in_flight.popleft()
 
     async def _alert(self, call: InboundCall) -> None:
         key = self._alerted_key(call.linkedid)
@@ -169,7 +193,7 @@ class CallBridge:
                 _, items = await self.client.list_action("CoreShowChannels")
                 _, bridges = await self.client.list_action("BridgeList")
             except AmiError as exc:
-                log.error("AMI reconcile failed: %s", exc)
+                log.warning("AMI reconcile not done (%s); the next connect will do it", exc)
                 return
             self.stats["reconciles"] += 1
             live = {
@@ -197,6 +221,7 @@ class CallBridge:
                 if await self._remember(event, generation):
                     self.stats["recovered_calls"] += 1
                     await self._publish(event)
+            await self.flush()
             log.info("AMI reconciled: %d live channels, %d bridges", len(live), len(bridges))
 
     async def reconcile_every(self, interval_s: float) -> None:

@@ -111,6 +111,8 @@ async def run(
             with contextlib.suppress(BaseException):
                 await task
         await client.close()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(bridge.flush(), 10)  # what is in flight gets confirmed
         if publisher is not None:
             with contextlib.suppress(Exception):
                 await publisher.close()
