@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -21,13 +22,14 @@ from redis.asyncio import Redis
 
 from adapters.ami.port import OriginateOutcome, OriginateResult, TelephonyPort
 from contracts.common import EventStatus, new_id, utcnow
-from contracts.directory import Unit
+from contracts.directory import Liaison, Unit
 from contracts.dutycheck import DutyCheckOutcome, DutyCheckResult
 from contracts.envelope import make_event
 from gateway.calls.dutycheck_store import DutyCheckStore, PlannedCheck
 from gateway.calls.emit import Emit, emit_safely
 from gateway.calls.evidence import DutyLineMiss, append_miss
 from gateway.calls.numbers import dial_string, mask_phone
+from gateway.directory.schedule import accepts_orders_now
 from gateway.directory.store import DirectoryStore
 from gateway.settings import Settings
 
@@ -54,11 +56,13 @@ def period_of(at: datetime) -> str:
     return at.astimezone(LOCAL_TZ).strftime("%Y-%m")
 
 
-def check_number(unit: Unit) -> str | None:
-    """The line a spot check calls: the first duty phone, else the first liaison's mobile."""
+def check_number(unit: Unit, on_duty: Sequence[Liaison] | None = None) -> str | None:
+    """The line a spot check calls: the first duty phone, else the mobile of the first
+    liaison on duty (of the first liaison, when planning without a time)."""
     if unit.duty_phones:
         return unit.duty_phones[0]
-    return unit.liaisons[0].mobile if unit.liaisons else None
+    liaisons = list(on_duty) if on_duty else unit.liaisons
+    return liaisons[0].mobile if liaisons else None
 
 
 def plan_batch(
@@ -140,12 +144,31 @@ class DutyCheckRunner:
     async def _run_one(self, check: PlannedCheck) -> None:
         try:
             started = self._clock()
-            outcome = await self._originate(check)
+            check, refusal = await self._current(check, started)
+            if refusal is not None:
+                outcome = OriginateOutcome(check.check_id, "failed", cause_txt=refusal)
+            else:
+                outcome = await self._originate(check)
             await self._report(check, outcome, started)
         except Exception as exc:  # logged and left in flight: `recover` reports it
             log.error("dutycheck.error", check_id=check.check_id, error=repr(exc))
         finally:
             self._slots.release()
+
+    async def _current(
+        self, check: PlannedCheck, now: datetime
+    ) -> tuple[PlannedCheck, str | None]:
+        """The check as the directory stands now: a changed duty phone or liaison takes
+        effect at once; a tier-3 unit is not rung outside its working hours."""
+        unit = await self._directory.get(check.unit_id)
+        if unit is None:
+            return check, "unit no longer in the directory"
+        if not accepts_orders_now(unit, now):
+            return check, "outside the unit's working hours (tier 3)"
+        number = check_number(unit, self._directory.on_duty_liaisons(unit, now))
+        if number is None:
+            return check, "unit has no number to call"
+        return replace(check, number=number), None
 
     async def _originate(self, check: PlannedCheck) -> OriginateOutcome:
         try:

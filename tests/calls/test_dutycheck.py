@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 from redis.asyncio import Redis
 
 from bus.publisher import Publisher
 from contracts.common import EventStatus
+from contracts.directory import DutyWindow
 from gateway.calls.dutycheck import DutyCheckRunner, period_of, plan_batch
 from gateway.directory.store import DirectoryStore
 from gateway.settings import Settings
@@ -52,6 +53,8 @@ async def test_checks_run_when_due_and_never_more_at_once_than_configured(
     probe = await bus_probe("dutycheck.result.#")
     settings = call_settings.model_copy(update={"dutycheck_concurrency": 3})
     units = [make_unit(f"u{i}", phones=(f"+86578123450{i:02d}",)) for i in range(8)]
+    for unit in units:
+        await directory.put_unit(unit, by="test")
     gate = asyncio.Event()
     port = ScriptedPort(gate=gate)
     run = runner(port, redis, settings, directory, publisher, clock)
@@ -83,6 +86,7 @@ async def test_a_unit_unanswered_three_times_in_the_month_is_flagged(
 ) -> None:
     probe = await bus_probe("dutycheck.result.#")
     unit = make_unit("ls-water", phones=(DUTY_1,))
+    await directory.put_unit(unit, by="test")
     port = ScriptedPort(outcomes={f"PJSIP/{DUTY_1}": ["no-answer", "busy", "no-answer",
                                                        "no-answer"]})
     run = runner(port, redis, call_settings, directory, publisher, clock)
@@ -115,6 +119,7 @@ async def test_drill_misses_are_counted_apart_from_real_ones(
     clock: Clock,
 ) -> None:
     unit = make_unit("ls-water", phones=(DUTY_1,))
+    await directory.put_unit(unit, by="test")
     port = ScriptedPort(outcomes={f"PJSIP/{DUTY_1}": ["no-answer"]})
     run = runner(port, redis, call_settings, directory, publisher, clock)
     for _ in range(3):
@@ -131,6 +136,7 @@ async def test_a_check_left_in_flight_by_a_dead_runner_is_reported_not_redialled
 ) -> None:
     probe = await bus_probe("dutycheck.result.#")
     unit = make_unit("ls-water", phones=(DUTY_1,))
+    await directory.put_unit(unit, by="test")
     dead = runner(ScriptedPort(), redis, call_settings, directory, publisher, clock, "w-old")
     await dead.plan([unit], start=clock(), window_minutes=0, status=EventStatus.ACTUAL,
                     scope="test")
@@ -160,3 +166,31 @@ async def test_scheduled_day_plans_one_batch_of_every_unit_inside_the_window(
     assert view is not None and [c["unit_id"] for c in view["checks"]] == ["ls-fire"]
     due = datetime.fromisoformat(view["checks"][0]["due_at"])
     assert clock() <= due <= clock() + timedelta(minutes=60)
+
+
+async def test_the_directory_as_it_stands_at_call_time_decides_who_is_rung(
+    call_settings: Settings, redis: Redis, directory: DirectoryStore, publisher: Publisher,
+    bus_probe: Probe, clock: Clock,
+) -> None:
+    probe = await bus_probe("dutycheck.result.#")
+    old = make_unit("ls-water", phones=(DUTY_1,))
+    support = make_unit("ls-archive", phones=("+8657812345066",), tier=3).model_copy(
+        update={"working_hours": DutyWindow(weekdays=[1, 2, 3, 4, 5], start=time(8, 30),
+                                            end=time(17, 30))}
+    )
+    for unit in (old, support):
+        await directory.put_unit(unit, by="test")
+    port = ScriptedPort()
+    run = runner(port, redis, call_settings, directory, publisher, clock)
+    await run.plan([old, support], start=clock(), window_minutes=0, status=EventStatus.ACTUAL,
+                   scope="test")
+    await directory.put_unit(make_unit("ls-water", phones=("+8657812345055",)), by="liaison")
+    clock.now = datetime(2026, 11, 23, 14, 0, tzinfo=UTC)  # 22:00 local: archive closed
+    assert await run.run_due() == 2
+
+    assert port.dialled() == ["PJSIP/+8657812345055"]  # the new duty phone, at once
+    results = {e.data["unit_id"]: e.data for _, e in await probe.take_with_keys(2)}
+    assert results["ls-water"]["number"] == "+8657812345055"
+    assert results["ls-archive"]["outcome"] == "failed"
+    assert "working hours" in results["ls-archive"]["cause_txt"]
+    assert results["ls-archive"]["misses_in_period"] == 0
