@@ -120,6 +120,29 @@ def orders_watch(
         asyncio.run(watch_orders(_settings(), refresh_s=refresh, once=once))
 
 
+@dlq_app.command("list")
+def dlq_list(
+    queue: Annotated[str | None, typer.Option(help="consumer queue (default: all DLQs)")] = None,
+    limit: Annotated[int, typer.Option(help="at most this many per queue")] = 1000,
+) -> None:
+    """Show dead-lettered messages (id, queue, reason) without removing them."""
+    from gateway.dlq import list_command
+
+    raise typer.Exit(list_command(_settings(), queue, limit))
+
+
+@dlq_app.command("replay")
+def dlq_replay(
+    id_: Annotated[list[str] | None, typer.Option("--id", help="message id (repeatable)")] = None,
+    all_: Annotated[bool, typer.Option("--all", help="replay every dead letter")] = False,
+    queue: Annotated[str | None, typer.Option(help="consumer queue (default: all DLQs)")] = None,
+) -> None:
+    """Send dead letters back to their queue, same message id (delivered once)."""
+    from gateway.dlq import replay_command
+
+    raise typer.Exit(replay_command(_settings(), queue, id_ or [], all_))
+
+
 @contracts_app.command("export")
 def contracts_export(target: Path) -> None:
     """Write the JSON Schema of every message into TARGET."""

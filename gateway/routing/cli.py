@@ -48,7 +48,7 @@ def route_command(
         return 2
     if text is not None:
         try:
-            request = RouteRequest(text=text, channel=channel)  # type: ignore[arg-type]
+            request = RouteRequest.model_validate({"text": text, "channel": channel})
         except ValidationError as exc:
             print(f"invalid alert: {_error(exc)}", file=sys.stderr)
             return 2

@@ -20,7 +20,9 @@ _DICT_DIR = Path(opencc.__file__).resolve().parent / "dictionary"
 
 # Unicode categories folded away: separators, punctuation, control and format
 # characters (zero-width joiners and the like are used to dodge keyword filters).
-_DROP_CATEGORIES = frozenset({"Zs", "Zl", "Zp", "Pc", "Pd", "Ps", "Pe", "Pi", "Pf", "Po", "Cc", "Cf"})
+_DROP_CATEGORIES = frozenset(
+    {"Zs", "Zl", "Zp", "Pc", "Pd", "Ps", "Pe", "Pi", "Pf", "Po", "Cc", "Cf"}
+)
 
 
 _MAX_ROUNDS = 4
