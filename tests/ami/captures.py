@@ -5,7 +5,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-CAPTURES_DIR = Path(os.environ.get("LINKGATE_AMI_CAPTURES", "/work/shared/ami-captures"))
+# Byte-exact copies of ../shared/ami-captures (real Asterisk 23.4.1), vendored so a clean
+# clone, CI and the demo's simulated PBX need nothing outside the repo.
+CAPTURES_DIR = Path(
+    os.environ.get("LINKGATE_AMI_CAPTURES", str(Path(__file__).resolve().parent / "captures"))
+)
 
 # "frames in" column of the captures' README (banner included)
 FRAME_COUNTS: dict[str, int] = {
