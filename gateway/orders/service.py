@@ -145,4 +145,4 @@ async def _unindex(redis: Redis, settings: Settings, order: Order) -> None:
     except ImportError:
         return
     with contextlib.suppress(Exception):
-        await module.unindex_order(redis, settings, order)
+        await module.unindex_order(redis, settings, order.order_id, order.code)

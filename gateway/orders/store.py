@@ -208,7 +208,8 @@ class OrderStore:
             if m not in pending
             for k in ("warning", "breached")
         ]
-        p.zrem(self.timers_key, *gone)
+        if gone:
+            p.zrem(self.timers_key, *gone)
         if record.closed:
             p.hdel(self.codes_key, record.order.code)
 

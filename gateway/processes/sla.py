@@ -1,0 +1,68 @@
+"""`linkgate sla`: order consumers, deadline timers, the outbox drainer, platform exchanges.
+
+Consumers (durable queues):
+- `orders.issued`    order.issued          track orders issued on the bus
+- `orders.feedback`  order.feedback.#      apply unit feedback from every channel
+- `supervision.dutycheck` dutycheck.result.#  duty-check answers for the reports
+- `exchanges.hotline` alert.routed.12345   ticket transfer to the 12345 platform
+- `exchanges.sea`    alert.routed.maritime-sar / ocean-fishery  hand-over to a sea centre
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+from redis.asyncio import Redis
+
+from bus.consumer import ConsumerRunner, ConsumerSpec
+from bus.publisher import Publisher
+from gateway.orders.service import Orders
+from gateway.orders.timers import Clock, SlaTimers
+from gateway.settings import Settings
+
+
+def order_specs(redis: Redis, settings: Settings) -> list[ConsumerSpec]:
+    orders = Orders(redis, settings)
+    specs = [
+        ConsumerSpec("orders.issued", ["order.issued"], orders.on_order_issued),
+        ConsumerSpec("orders.feedback", ["order.feedback.#"], orders.on_feedback),
+    ]
+    specs.extend(_optional_specs(redis, settings))
+    return specs
+
+
+def _optional_specs(redis: Redis, settings: Settings) -> list[ConsumerSpec]:
+    """Exchange and supervision consumers (imported here to keep the core importable)."""
+    from gateway.exchanges.consumers import exchange_specs
+    from gateway.supervision.dutychecks import dutycheck_spec
+
+    return [*exchange_specs(redis, settings), dutycheck_spec(redis, settings)]
+
+
+async def run(settings: Settings, clock: Clock | None = None) -> None:
+    """Run until cancelled: consumers, timers and the outbox drainer."""
+    redis = Redis.from_url(settings.redis_url)
+    publisher: Publisher | None = None
+    runner = ConsumerRunner(settings, redis, order_specs(redis, settings))
+    try:
+        await redis.ping()
+        publisher = await Publisher.connect(settings)
+        current: Callable[[], Publisher | None] = lambda: publisher  # noqa: E731
+        timers = SlaTimers(redis, settings, current, **({"clock": clock} if clock else {}))
+        await runner.start()
+        tasks = [
+            asyncio.create_task(timers.run()),
+            asyncio.create_task(timers.store.outbox.run_drainer(current)),
+        ]
+        try:
+            await asyncio.gather(*tasks)
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+    finally:
+        await asyncio.shield(runner.stop())
+        if publisher is not None:
+            await publisher.close()
+        await redis.aclose()
