@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 
 import structlog
 
+from bus.errors import UnroutableError
 from contracts.envelope import CloudEvent
 
 log = structlog.get_logger(__name__)
@@ -22,6 +23,9 @@ async def emit_safely(emit: Emit, event: CloudEvent) -> bool:
     """Publish; on failure log an error naming the event and return False."""
     try:
         await emit(event)
+    except UnroutableError:  # nobody subscribes to this key: the fact is in Redis anyway
+        log.warning("calls.event_unrouted", type=event.type, id=event.id)
+        return False
     except Exception as exc:
         log.error("calls.emit_failed", type=event.type, id=event.id, error=repr(exc))
         return False

@@ -31,6 +31,7 @@ class DutyLineMiss:
     status: EventStatus      # actual | exercise | test: drills are never scored as real
     started_at: datetime | None = None
     incident_id: str | None = None
+    order_id: str | None = None
 
     def fields(self) -> dict[FieldT, EncodableT]:
         return {
@@ -44,6 +45,7 @@ class DutyLineMiss:
             "source": self.source,
             "ref": self.ref,
             "incident_id": self.incident_id or "",
+            "order_id": self.order_id or "",
             "status": self.status.value,
         }
 

@@ -194,6 +194,7 @@ class ThreeWayOrchestrator:
                 ref=req.request_id,
                 status=call.status,
                 incident_id=req.incident_id,
+                order_id=req.order_id,
             ),
         )
         await self._store.note(
