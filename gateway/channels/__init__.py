@@ -1,0 +1,1 @@
+"""Channels glue: SMS/WeChat inbound, order dispatch by SMS/WeCom, delivery receipts."""
