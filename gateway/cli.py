@@ -154,3 +154,14 @@ def contracts_export(target: Path) -> None:
 
 def main() -> None:  # pragma: no cover - console entry point alias
     app(sys.argv[1:])
+
+
+@app.command()
+def demo(
+    once: Annotated[bool, typer.Option(help="one round of traffic, then a summary")] = False,
+    rounds: Annotated[int, typer.Option(min=1, max=100, help="times the script is sent")] = 1,
+) -> None:
+    """Run the whole stack with simulated peers and drive real traffic through it."""
+    from gateway.demo.run import DemoOptions, demo_main
+
+    raise typer.Exit(demo_main(_settings(), DemoOptions(once=once, rounds=rounds)))
