@@ -45,8 +45,11 @@ class Spool:
         self._lock_path = directory / "spool.drain.lock"
         self._publisher = publisher
         self._fast_timeout = fast_timeout_s
-        with self._db() as db:
+        with contextlib.closing(self._db()) as db:
             db.execute(_SCHEMA)
+        # While anything waits in the spool, new events queue behind it (order kept);
+        # the flag keeps SQLite off the hot path when the spool is empty.
+        self._backlog = self.depth() > 0
 
     def _db(self) -> sqlite3.Connection:
         db = sqlite3.connect(self._path, timeout=30, isolation_level=None)
@@ -59,7 +62,7 @@ class Spool:
 
     async def publish_or_spool(self, event: CloudEvent) -> bool:
         """Publish now if the broker confirms; otherwise spool durably. True if published."""
-        if self._publisher is not None and self._publisher.is_connected and self.depth() == 0:
+        if self._publisher is not None and self._publisher.is_connected and not self._backlog:
             try:
                 await asyncio.wait_for(self._publisher.publish(event), self._fast_timeout)
                 return True
@@ -68,6 +71,7 @@ class Spool:
             except (PublishError, TimeoutError) as exc:
                 log.warning("spool.publish_failed", id=event.id, error=repr(exc))
         await asyncio.to_thread(self._insert, event)
+        self._backlog = True
         metrics.SPOOLED.inc()
         log.warning("spool.spooled", id=event.id, type=event.type)
         return False
@@ -98,8 +102,9 @@ class Spool:
 
     async def drain_once(self, batch: int = 500) -> int:
         """Publish spooled events in order until empty or the broker fails; return count sent."""
-        if self._publisher is None:
+        if self._publisher is None or not (self._backlog or self.depth()):
             return 0
+        self._backlog = True
         with open(self._lock_path, "w") as lock:  # noqa: ASYNC230 (tiny local lock file)
             try:
                 fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -109,6 +114,7 @@ class Spool:
             while True:
                 rows = await asyncio.to_thread(self._oldest, batch)
                 if not rows:
+                    self._backlog = False
                     return sent
                 for seq, routing_key, body in rows:
                     event = CloudEvent.model_validate_json(body)
