@@ -35,6 +35,8 @@ ROUTER_MODULES: list[str] = [
     "gateway.api.metrics",
     "gateway.api.board",
     "gateway.api.routing",
+    "gateway.api.webhooks_twilio",
+    "gateway.api.webhooks_wechat",
 ]
 
 
