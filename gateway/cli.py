@@ -80,6 +80,12 @@ def sla() -> None:
 
 
 @app.command()
+def channels() -> None:
+    """Send orders to liaisons by SMS and WeCom; fall back when one does not arrive."""
+    _run("channels")
+
+
+@app.command()
 def route(
     text: Annotated[
         str | None, typer.Option(help="alert text; JSON lines on stdin if omitted")

@@ -1,0 +1,54 @@
+"""`linkgate channels`: send orders by SMS and WeCom, and fall back on failed deliveries.
+
+Queues: `channels.orders` (order.issued) and `channels.delivery-failures`
+(order.delivery.failed, order.delivery.undelivered).
+"""
+
+from __future__ import annotations
+
+from redis.asyncio import Redis
+
+from adapters.sms.sender import TwilioSender
+from adapters.wecom.robot import WeComRobot
+from bus.consumer import ConsumerRunner, ConsumerSpec
+from bus.publisher import Publisher
+from gateway.channels.dispatch import OrderDispatcher
+from gateway.directory.store import DirectoryStore
+from gateway.settings import Settings
+
+ORDERS_QUEUE = "channels.orders"
+FAILURES_QUEUE = "channels.delivery-failures"
+
+
+def consumer_specs(dispatcher: OrderDispatcher) -> list[ConsumerSpec]:
+    return [
+        ConsumerSpec(ORDERS_QUEUE, ["order.issued"], dispatcher.on_order_issued),  # type: ignore[arg-type]
+        ConsumerSpec(
+            FAILURES_QUEUE,
+            ["order.delivery.failed", "order.delivery.undelivered"],
+            dispatcher.on_delivery_failed,  # type: ignore[arg-type]
+        ),
+    ]
+
+
+async def run(settings: Settings) -> None:
+    redis = Redis.from_url(settings.redis_url)
+    publisher = await Publisher.connect(settings)
+    sms = TwilioSender(
+        settings.twilio_account_sid,
+        settings.twilio_auth_token.get_secret_value(),
+        settings.twilio_from_number,
+        api_base=str(settings.twilio_api_base),
+    )
+    wecom = WeComRobot(str(settings.wecom_api_base))
+    dispatcher = OrderDispatcher(
+        settings, redis, DirectoryStore(redis, settings), sms, wecom, publisher.publish
+    )
+    runner = ConsumerRunner(settings, redis, consumer_specs(dispatcher))
+    try:
+        await runner.run()
+    finally:
+        await sms.close()
+        await wecom.close()
+        await publisher.close()
+        await redis.aclose()
