@@ -8,6 +8,7 @@ misses an event) and its queue is bounded. A lost link is shown on the board at 
 from __future__ import annotations
 
 import asyncio
+import functools
 
 import aio_pika
 import structlog
@@ -53,7 +54,7 @@ async def run_feed(settings: Settings, hub: BoardHub, max_backoff_s: float = 10.
                 )
                 for pattern in PATTERNS:
                     await queue.bind(events, routing_key=pattern)
-                await queue.consume(lambda m: _on_message(hub, m), no_ack=True)
+                await queue.consume(functools.partial(_on_message, hub), no_ack=True)
                 hub.set_feed("up")
                 log.info("board.feed_up", queue=queue.name)
                 delay = 0.5
