@@ -32,6 +32,8 @@ ROUTER_MODULES: list[str] = [
     "gateway.api.calls",
     "gateway.api.dutychecks",
     "gateway.api.orders",
+    "gateway.api.tickets",
+    "gateway.api.sea",
     "gateway.api.metrics",
     "gateway.api.board",
     "gateway.api.routing",

@@ -17,39 +17,40 @@ from redis.asyncio import Redis
 
 from bus.consumer import ConsumerRunner, ConsumerSpec
 from bus.publisher import Publisher
+from contracts.common import utcnow
+from gateway.exchanges.consumers import exchange_specs
 from gateway.orders.service import Orders
 from gateway.orders.timers import Clock, SlaTimers
 from gateway.settings import Settings
+from gateway.supervision.dutychecks import dutycheck_spec
 
 
-def order_specs(redis: Redis, settings: Settings) -> list[ConsumerSpec]:
+def consumer_specs(
+    redis: Redis, settings: Settings, publisher_of: Callable[[], Publisher | None]
+) -> list[ConsumerSpec]:
+    """Every consumer of the sla process (tests run them on their own runner too)."""
     orders = Orders(redis, settings)
-    specs = [
+    return [
         ConsumerSpec("orders.issued", ["order.issued"], orders.on_order_issued),
         ConsumerSpec("orders.feedback", ["order.feedback.#"], orders.on_feedback),
+        *exchange_specs(redis, settings, publisher_of),
+        dutycheck_spec(redis, settings),
     ]
-    specs.extend(_optional_specs(redis, settings))
-    return specs
-
-
-def _optional_specs(redis: Redis, settings: Settings) -> list[ConsumerSpec]:
-    """Exchange and supervision consumers (imported here to keep the core importable)."""
-    from gateway.exchanges.consumers import exchange_specs
-    from gateway.supervision.dutychecks import dutycheck_spec
-
-    return [*exchange_specs(redis, settings), dutycheck_spec(redis, settings)]
 
 
 async def run(settings: Settings, clock: Clock | None = None) -> None:
     """Run until cancelled: consumers, timers and the outbox drainer."""
     redis = Redis.from_url(settings.redis_url)
     publisher: Publisher | None = None
-    runner = ConsumerRunner(settings, redis, order_specs(redis, settings))
+
+    def current() -> Publisher | None:
+        return publisher
+
+    runner = ConsumerRunner(settings, redis, consumer_specs(redis, settings, current))
     try:
         await redis.ping()
         publisher = await Publisher.connect(settings)
-        current: Callable[[], Publisher | None] = lambda: publisher  # noqa: E731
-        timers = SlaTimers(redis, settings, current, **({"clock": clock} if clock else {}))
+        timers = SlaTimers(redis, settings, current, clock=clock or utcnow)
         await runner.start()
         tasks = [
             asyncio.create_task(timers.run()),
