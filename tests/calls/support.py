@@ -11,7 +11,7 @@ import asyncio
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from redis.asyncio import Redis
 
@@ -143,7 +143,8 @@ def make_unit(unit_id: str = "ls-fire", *, phones: tuple[str, ...] = (DUTY_1, DU
 
 async def evidence(redis: Redis, settings: Settings) -> list[dict[str, str]]:
     """The duty-line miss records, as the supervision reports read them."""
-    entries = await redis.xrange(settings.key("evidence"))
+    entries = cast(list[tuple[bytes, dict[bytes, bytes]]],
+                   await redis.xrange(settings.key("evidence")))
     return [{k.decode(): v.decode() for k, v in fields.items()} for _, fields in entries]
 
 
