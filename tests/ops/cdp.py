@@ -120,5 +120,5 @@ class Chromium:
     async def screenshot(self, path: Path) -> bytes:
         result = await self.send("Page.captureScreenshot", format="png")
         data = base64.b64decode(result["data"])
-        path.write_bytes(data)
+        await asyncio.to_thread(path.write_bytes, data)
         return data

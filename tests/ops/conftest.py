@@ -94,7 +94,9 @@ def routed_event(alert: Alert, destination: str = "command-centre") -> CloudEven
     )
 
 
-def order_event(code: str, unit: str, arrive_in: timedelta, ack_in: timedelta | None = None) -> tuple[Order, CloudEvent]:
+def order_event(
+    code: str, unit: str, arrive_in: timedelta, ack_in: timedelta | None = None
+) -> tuple[Order, CloudEvent]:
     now = datetime.now(UTC)
     order = Order(
         order_id=f"ord-{code.lower()}",

@@ -27,7 +27,8 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.skipif(
-        CHROMIUM is None, reason="Debian package `chromium` not installed (apt-get install chromium)"
+        CHROMIUM is None,
+        reason="Debian package `chromium` not installed (apt-get install chromium)",
     ),
 ]
 
@@ -52,9 +53,9 @@ async def test_board_renders_in_headless_chromium(
     await publisher.publish(routed_event(fire, "command-centre"))
     await publisher.publish(routed_event(leak, "12345"))
     await publisher.publish(routed_event(boat, "ocean-fishery"))
-    soon, soon_issued = order_event("A3F9", "fire-dinghai", arrive_in=timedelta(minutes=3))
+    _, soon_issued = order_event("A3F9", "fire-dinghai", arrive_in=timedelta(minutes=3))
     late, late_issued = order_event("B7K2", "police-dinghai", arrive_in=timedelta(minutes=-1))
-    calm, calm_issued = order_event("C5M8", "water-utility", arrive_in=timedelta(minutes=25))
+    _, calm_issued = order_event("C5M8", "water-utility", arrive_in=timedelta(minutes=25))
     for event in (soon_issued, late_issued, calm_issued, breach_event(late)):
         await publisher.publish(event)
     await wait_for(lambda: len(hub.alerts) == 3 and len(hub.breaches) == 1 and len(hub.orders) == 3)
@@ -89,4 +90,4 @@ async def test_board_renders_in_headless_chromium(
     assert "C5M8" in dom
     assert _png_size(data) == (1400, 900)
     assert len(data) > 20_000, "screenshot looks blank"
-    Path("/tmp/linkgate-board.png").write_bytes(data)  # for a human to look at after a run
+    print(f"board screenshot: {shot}")  # pytest -s shows where to look
