@@ -10,13 +10,18 @@ since (ISO time of the last state change), updated (ISO time of the last refresh
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Protocol
 
+import structlog
 from redis.asyncio import Redis
 
 from gateway.observability.metrics import AMI_LINK_STATE, AMI_LINK_UP
 from gateway.settings import Settings
+
+log = structlog.get_logger(__name__)
 
 LINK_TTL_S = 60
 _STATES = {"idle", "connecting", "connected", "backoff", "stopped"}
@@ -77,3 +82,39 @@ async def read_ami_link(redis: Redis, settings: Settings) -> AmiLink:
 
 def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
+
+
+class _Client(Protocol):
+    state: str
+    version: str | None
+
+
+class _AmiContext(Protocol):
+    settings: Settings
+    redis: Redis
+    client: _Client
+
+
+async def report_ami_link(ctx: _AmiContext, poll_s: float = 1.0, refresh_s: float = 10.0) -> None:
+    """A task of the `linkgate ami` process (fits its `TASKS` list): report the link state.
+
+    Polls the client's `state` each second, records at once on a change (gauge + hash) and
+    refreshes every `refresh_s` so the hash never expires while the process lives.
+    """
+    last: str | None = None
+    since = datetime.now(UTC)
+    last_write = 0.0
+    loop = asyncio.get_running_loop()
+    while True:
+        state = ctx.client.state
+        if state != last:
+            since = datetime.now(UTC)
+        if state != last or loop.time() - last_write >= refresh_s:
+            try:
+                await record_ami_link(
+                    ctx.redis, ctx.settings, state, version=ctx.client.version or "", since=since
+                )
+                last, last_write = state, loop.time()
+            except Exception as exc:  # Redis down: the gauge is set; retry next poll
+                log.error("ami_link.report_failed", error=repr(exc))
+        await asyncio.sleep(poll_s)

@@ -122,3 +122,29 @@ def test_orders_table_colours_and_countdowns() -> None:
     console = _console()
     console.print(broken)
     assert "cannot read orders" in console.export_text()
+
+
+async def test_ami_link_reporter_task(settings: Settings, redis: Redis) -> None:
+    """The reporter the AMI process runs: state changes reach Redis and the gauge at once."""
+    from types import SimpleNamespace
+
+    from prometheus_client import REGISTRY
+
+    from gateway.observability.ami_link import read_ami_link, report_ami_link
+
+    client = SimpleNamespace(state="connecting", version=None)
+    ctx = SimpleNamespace(settings=settings, redis=redis, client=client)
+    task = asyncio.create_task(report_ami_link(ctx, poll_s=0.02))  # type: ignore[arg-type]
+    try:
+        async with asyncio.timeout(5):
+            while (await read_ami_link(redis, settings)).state != "connecting":
+                await asyncio.sleep(0.02)
+            client.state, client.version = "connected", "Asterisk Call Manager/7.0.3"
+            while (await read_ami_link(redis, settings)).state != "connected":
+                await asyncio.sleep(0.02)
+    finally:
+        task.cancel()
+    link = await read_ami_link(redis, settings)
+    assert link.version == "Asterisk Call Manager/7.0.3" and link.since and link.updated
+    assert 0 < await redis.ttl(settings.key("ami", "link")) <= 60
+    assert REGISTRY.get_sample_value("linkgate_ami_link_up") == 1.0
