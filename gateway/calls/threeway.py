@@ -11,8 +11,9 @@ and is never re-dialled blindly: a duty room must not be rung twice.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -83,8 +84,12 @@ class ThreeWayOrchestrator:
         emit: Emit,
         clock: Clock = utcnow,
         instance: str | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        reconcile_pauses: Sequence[float] = (0.5, 2.0, 5.0),
     ) -> None:
         self._port = port
+        self._sleep = sleep
+        self._reconcile_pauses = tuple(reconcile_pauses)
         self._redis = redis
         self._settings = settings
         self._directory = directory
@@ -140,8 +145,13 @@ class ThreeWayOrchestrator:
                 await self._connect(call, attempt, number, outcome)
                 return
             if outcome.result == "unknown":
+                outcome = await self._find_out(call, attempt, outcome)
+                if outcome.result == "answered":
+                    await self._connect(call, attempt, number, outcome)
+                    return
                 await self._fail(
-                    call, "unknown", attempt=attempt, number=number, detail="link lost"
+                    call, "unknown", attempt=attempt, number=number,
+                    detail=outcome.cause_txt or "link lost",
                 )
                 return
             await self._missed(call, attempt, number, outcome, started)
@@ -174,6 +184,36 @@ class ThreeWayOrchestrator:
         except Exception as exc:  # the port could not tell: treat as unknown, never redial
             log.error("threeway.originate_error", request_id=req.request_id, error=repr(exc))
             return OriginateOutcome(request_id=dial_id, result="unknown")
+
+    async def _find_out(
+        self, call: _Call, attempt: int, outcome: OriginateOutcome
+    ) -> OriginateOutcome:
+        """After a lost link, ask Asterisk (never re-dial): is the unit's leg there?
+
+        Up → the unit answered and waits in the room: carry on with the Redirect.
+        Still ringing → we cannot follow it any more: hang it up (the caller was never
+        touched). Gone or unreachable → unknown.
+        """
+        dial_id = f"{call.req.request_id}-{attempt}"
+        for pause in self._reconcile_pauses:
+            await self._sleep(pause)
+            try:
+                live = await self._port.channels()
+            except Exception as exc:
+                log.warning("threeway.reconcile_failed", request_id=dial_id, error=repr(exc))
+                continue
+            leg = next((c for c in live if c.uniqueid == dial_id), None)
+            if leg is None:
+                return OriginateOutcome(dial_id, "unknown", cause_txt="link lost; leg gone")
+            if leg.state == "Up":
+                log.info("threeway.reconciled_answered", request_id=dial_id)
+                return OriginateOutcome(dial_id, "answered", channel=leg.channel, uniqueid=dial_id)
+            with contextlib.suppress(Exception):
+                await self._port.hangup(channel=leg.channel)
+            return OriginateOutcome(
+                dial_id, "unknown", cause_txt="link lost while ringing; leg hung up"
+            )
+        return outcome
 
     async def _missed(
         self, call: _Call, attempt: int, number: str, outcome: OriginateOutcome, started: datetime

@@ -38,11 +38,12 @@ Probe = Callable[..., Awaitable[Any]]
 
 @asynccontextmanager
 async def pbx(
-    scenarios: dict[str, str], bridge_to: tuple[Redis, Settings, Publisher] | None = None
+    scenarios: dict[str, str], bridge_to: tuple[Redis, Settings, Publisher] | None = None,
+    time_scale: float = 0.0,
 ) -> AsyncIterator[tuple[FakeAmi, AmiTelephony]]:
     """The fake Asterisk and our AMI client logged in to it (with the call-event bridge
     of the ami process publishing `call.event.*`, when `bridge_to` is given)."""
-    fake = FakeAmi(scenarios=scenarios)
+    fake = FakeAmi(scenarios=scenarios, time_scale=time_scale)
     await fake.start()
     client = AmiClient(_config(fake.port))
     port = AmiTelephony(client, hangup_grace_s=0.3)
@@ -268,3 +269,29 @@ async def test_one_click_transfer_to_12345_finds_the_operator_leg(
     assert (transfer["Context"], transfer["Exten"]) == ("hotline", "12345")
     keys = [key for key, _ in await probe.take_with_keys(2)]
     assert keys == ["call.transfer.requested", "call.transfer.done"]
+
+
+async def test_link_dropped_while_the_unit_rings_is_reported_unknown_and_never_redialled(
+    call_settings: Settings, redis: Redis, directory: DirectoryStore, publisher: Publisher,
+    bus_probe: Probe,
+) -> None:
+    settings = dialplan(call_settings, duty1="PJSIP/unit-noanswer")
+    probe = await bus_probe("call.threeway.failed", "call.threeway.connected")
+    # capture 05 rings 8 s before the Originate times out: 1.6 s at this scale
+    async with pbx({}, time_scale=0.2) as (fake, port), ami_process(
+        settings, redis, publisher, port
+    ):
+        await inbound_110(fake)
+        command = ThreeWayCall(request_id="01JE2E0000000000000000000D", call_id="1795444221.103",
+                               incident_id="inc-105", unit_id="ls-fire", state="requested",
+                               occurred_at=utcnow())
+        await publisher.publish(make_event(command, source="/tests", subject="inc-105"))
+        await fake.wait_for_action("Originate")
+        await asyncio.sleep(0.1)
+        await fake.drop()  # the AMI link breaks while the duty phone rings
+        [(key, failed)] = await probe.take_with_keys(1, timeout=8)
+
+    assert key == "call.threeway.failed" and failed.data["reason"] == "unknown"
+    assert len(fake.actions("Originate")) == 1  # the next number is not rung either
+    assert fake.actions("Redirect") == []
+    assert await evidence(redis, settings) == []  # not a provable miss

@@ -7,6 +7,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 
+from adapters.ami.port import ChannelInfo
 from bus.publisher import Publisher
 from contracts import CallEvent, ThreeWayCall, make_event, utcnow
 from contracts.common import EventStatus
@@ -48,9 +49,12 @@ def orchestrator(
     port: ScriptedPort, redis: Redis, settings: Settings, directory: DirectoryStore,
     publisher: Publisher, clock: Clock, instance: str = "worker-1",
 ) -> ThreeWayOrchestrator:
+    async def no_sleep(_: float) -> None:
+        return None
+
     return ThreeWayOrchestrator(
         port=port, redis=redis, settings=settings, directory=directory, emit=publisher.publish,
-        clock=clock, instance=instance,
+        clock=clock, instance=instance, sleep=no_sleep,
     )
 
 
@@ -283,3 +287,40 @@ async def test_redirect_without_an_answer_is_unknown_and_leaves_the_channels_alo
     assert port.names() == ["originate", "redirect"]  # no hangup, no second redirect
     [(_, failed)] = await probe.take_with_keys(1)
     assert failed.data["reason"] == "unknown"
+
+
+def unit_leg(request_id: str, state: str) -> ChannelInfo:
+    return ChannelInfo(f"PJSIP/{DUTY_1}-00000047", f"{request_id}-1", f"{request_id}-1", state,
+                       caller_number=None, context="linkage-conf", exten="900001", bridge_id=None)
+
+
+async def test_after_a_lost_link_an_answered_unit_found_on_the_pbx_is_connected(
+    call_settings: Settings, redis: Redis, directory: DirectoryStore, publisher: Publisher,
+    bus_probe: Probe, clock: Clock,
+) -> None:
+    probe = await bus_probe("call.threeway.connected")
+    event, command = request()
+    port = ScriptedPort(outcomes={f"PJSIP/{DUTY_1}": ["unknown"]},
+                        live=[unit_leg(command.request_id, "Up")])
+    orch = orchestrator(port, redis, call_settings, directory, publisher, clock)
+    await orch.handle_request(event, command)
+    assert port.names() == ["originate", "redirect"]  # asked, not re-dialled
+    [(_, connected)] = await probe.take_with_keys(1)
+    assert connected.data["attempt"] == 1
+
+
+async def test_after_a_lost_link_a_still_ringing_unit_leg_is_hung_up_and_reported_unknown(
+    call_settings: Settings, redis: Redis, directory: DirectoryStore, publisher: Publisher,
+    bus_probe: Probe, clock: Clock,
+) -> None:
+    probe = await bus_probe("call.threeway.failed")
+    event, command = request()
+    port = ScriptedPort(outcomes={f"PJSIP/{DUTY_1}": ["unknown"]},
+                        live=[unit_leg(command.request_id, "Ringing")])
+    orch = orchestrator(port, redis, call_settings, directory, publisher, clock)
+    await orch.handle_request(event, command)
+    assert port.names() == ["originate", "hangup"]
+    [(_, failed)] = await probe.take_with_keys(1)
+    assert failed.data["reason"] == "unknown"
+    view = await orch._store.get(command.request_id)
+    assert view is not None and "hung up" in view["detail"]
