@@ -149,6 +149,20 @@ def dlq_replay(
     raise typer.Exit(replay_command(_settings(), queue, id_ or [], all_))
 
 
+@app.command()
+def report(
+    start: Annotated[str, typer.Option("--from", help="date (Asia/Shanghai) or ISO datetime")],
+    end: Annotated[str, typer.Option("--to", help="end, exclusive")],
+    unit: Annotated[str | None, typer.Option(help="one unit id")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="json|csv|html")] = "json",
+    out: Annotated[Path | None, typer.Option(help="write to FILE instead of stdout")] = None,
+) -> None:
+    """Supervision report: per unit on-time rates, duty checks, deduction items."""
+    from gateway.supervision.cli import report_command
+
+    raise typer.Exit(report_command(_settings(), start, end, unit, fmt, out))
+
+
 @contracts_app.command("export")
 def contracts_export(target: Path) -> None:
     """Write the JSON Schema of every message into TARGET."""

@@ -34,6 +34,7 @@ ROUTER_MODULES: list[str] = [
     "gateway.api.orders",
     "gateway.api.tickets",
     "gateway.api.sea",
+    "gateway.api.reports",
     "gateway.api.metrics",
     "gateway.api.board",
     "gateway.api.routing",
