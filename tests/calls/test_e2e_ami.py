@@ -295,3 +295,7 @@ async def test_link_dropped_while_the_unit_rings_is_reported_unknown_and_never_r
     assert len(fake.actions("Originate")) == 1  # the next number is not rung either
     assert fake.actions("Redirect") == []
     assert await evidence(redis, settings) == []  # not a provable miss
+    # reconciled with CoreShowChannels after the reconnect: the still-ringing leg hung up
+    assert fake.actions("CoreShowChannels")
+    hangups = [f["Channel"] for f in fake.actions("Hangup")]
+    assert hangups == [] or hangups[0].startswith("PJSIP/unit-noanswer-")
