@@ -5,11 +5,14 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
+import httpx
+
 from contracts.common import EventStatus
 from contracts.envelope import make_event, parse_event
 from contracts.order import OrderFeedback
 from gateway.board.hub import BoardHub
 from gateway.settings import Settings
+from tests.conftest import TEST_API_KEY
 from tests.ops.conftest import alert_event, order_event, routed_event
 
 
@@ -76,15 +79,18 @@ def test_slow_subscriber_is_dropped_not_blocking() -> None:
     assert hub.subscriber_count == 0 and slow.get_nowait() is None
 
 
-async def test_snapshot_shows_feed_down_when_broker_unreachable(
-    app_factory, settings: Settings
-) -> None:
+async def test_snapshot_shows_feed_down_when_broker_unreachable(settings: Settings) -> None:
+    from gateway.api.app import create_app
+
     bad = settings.model_copy(update={"amqp_url": "amqp://guest:guest@127.0.0.1:1/"})
-    app, client = await app_factory(bad)
-    hub = app.state.board
-    for _ in range(100):
-        if hub.feed["state"] == "down":
-            break
-        await asyncio.sleep(0.05)
-    body = (await client.get("/board/snapshot")).json()
+    app = create_app(bad)
+    async with app.router.lifespan_context(app):
+        hub = app.state.board
+        async with asyncio.timeout(5):
+            while hub.feed["state"] != "down":
+                await asyncio.sleep(0.02)
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            r = await client.get("/board/snapshot", headers={"X-API-Key": TEST_API_KEY})
+    body = r.json()
     assert body["feed"]["state"] == "down" and body["feed"]["detail"]
