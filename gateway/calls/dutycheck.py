@@ -119,6 +119,7 @@ class DutyCheckRunner:
         self._instance = instance or new_id()
         self._store = DutyCheckStore(redis, settings)
         self._slots = asyncio.Semaphore(settings.dutycheck_concurrency)
+        self._running: set[str] = set()
 
     @property
     def store(self) -> DutyCheckStore:
@@ -137,6 +138,7 @@ class DutyCheckRunner:
             if not claimed:
                 self._slots.release()
                 break
+            self._running.add(claimed[0].check_id)
             tasks.append(asyncio.create_task(self._run_one(claimed[0])))
         await asyncio.gather(*tasks)
         return len(tasks)
@@ -153,6 +155,7 @@ class DutyCheckRunner:
         except Exception as exc:  # logged and left in flight: `recover` reports it
             log.error("dutycheck.error", check_id=check.check_id, error=repr(exc))
         finally:
+            self._running.discard(check.check_id)
             self._slots.release()
 
     async def _current(
@@ -240,11 +243,12 @@ class DutyCheckRunner:
         event = make_event(result, source=SOURCE, subject=None, status=check.status)
         await emit_safely(self._emit, event)
 
-    async def recover(self) -> int:
-        """Report checks a dead runner left in flight as `failed`; never call them again."""
+    async def recover(self, *, others: bool = True) -> int:
+        """Report as `failed` the checks left in flight by a dead runner (`others`, at
+        start) or by one of our own calls whose report failed; never call them again."""
         count = 0
         for check_id, owner in (await self._store.in_flight()).items():
-            if owner == self._instance:
+            if check_id in self._running or (owner != self._instance and not others):
                 continue
             check = await self._store.plan(check_id)
             if check is None:
@@ -300,6 +304,7 @@ class DutyCheckRunner:
             try:
                 await self.maybe_schedule()
                 await self.run_due()
+                await self.recover(others=False)
             except Exception as exc:  # Redis blip: log and go on, the plan stays in Redis
                 log.error("dutycheck.loop_error", error=repr(exc))
             await sleep(self._settings.dutycheck_poll_interval_s)

@@ -18,6 +18,7 @@ from redis.typing import EncodableT, FieldT
 from gateway.settings import Settings
 
 TERMINAL = frozenset({"ended", "failed", "done"})
+_NUMERIC = frozenset({"attempt", "cause"})
 
 
 def _text(value: Any) -> str:
@@ -66,6 +67,8 @@ class RequestStore:
         if not raw:
             return None
         view: dict[str, Any] = {_s(k): _s(v) for k, v in raw.items()}
+        for name in _NUMERIC & view.keys():
+            view[name] = int(view[name]) if view[name].isdigit() else view[name]
         history = await self._redis.lrange(self._key(request_id, "history"), 0, -1)
         view["request_id"] = request_id
         view["history"] = [json.loads(item) for item in history]

@@ -65,7 +65,7 @@ async def test_three_way_request_is_carried_out_and_readable_back(
         })
         assert r.status_code == 202, r.text
         view = await wait_state(client, r.json()["status_url"], "connected")
-    assert view["attempt"] == "2" and view["incident_id"] == "inc-105"
+    assert view["attempt"] == 2 and view["incident_id"] == "inc-105"
     assert [h.get("state", h.get("event")) for h in view["history"]] == [
         "requested", "ringing", "attempt-failed", "ringing", "connected",
     ]

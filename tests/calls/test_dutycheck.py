@@ -194,3 +194,29 @@ async def test_the_directory_as_it_stands_at_call_time_decides_who_is_rung(
     assert results["ls-archive"]["outcome"] == "failed"
     assert "working hours" in results["ls-archive"]["cause_txt"]
     assert results["ls-archive"]["misses_in_period"] == 0
+
+
+async def test_own_check_stuck_in_flight_is_reported_but_a_running_one_is_left_alone(
+    call_settings: Settings, redis: Redis, directory: DirectoryStore, publisher: Publisher,
+    bus_probe: Probe, clock: Clock,
+) -> None:
+    probe = await bus_probe("dutycheck.result.#")
+    unit = make_unit("ls-water", phones=(DUTY_1,))
+    await directory.put_unit(unit, by="test")
+    gate = asyncio.Event()
+    run = runner(ScriptedPort(gate=gate), redis, call_settings, directory, publisher, clock)
+    for _ in range(2):
+        await run.plan([unit], start=clock(), window_minutes=0, status=EventStatus.ACTUAL,
+                       scope="test")
+    [stuck] = await run.store.claim_due(clock(), 1, "w1")  # its report was lost
+    ringing = asyncio.create_task(run.run_due())  # the other one is ringing right now
+    async with asyncio.timeout(5):
+        while len(await run.store.in_flight()) < 2:
+            await asyncio.sleep(0.01)
+    assert await run.recover(others=False) == 1
+    [(key, event)] = await probe.take_with_keys(1)
+    assert key == "dutycheck.result.failed" and event.data["check_id"] == stuck.check_id
+    gate.set()
+    assert await asyncio.wait_for(ringing, 5) == 1
+    [(key, _)] = await probe.take_with_keys(1)
+    assert key == "dutycheck.result.answered"
