@@ -24,6 +24,7 @@ __all__ = [
     "AMI_LINK_STATE",
     "AMI_LINK_UP",
     "BUS_EVENTS_OBSERVED",
+    "CIRCUIT_OPEN",
     "CONSUMED",
     "DELIVERY_RETRIES",
     "DLQ_DEPTH",
@@ -64,6 +65,11 @@ MESSAGES_OUT = Counter(
 DELIVERY_RETRIES = Counter(
     "linkgate_delivery_retries_total",
     "Delivery attempts that failed and will be retried (bus retries: linkgate_consumed_total)",
+    ["destination"],
+)
+CIRCUIT_OPEN = Gauge(
+    "linkgate_circuit_open",
+    "1 while a destination's circuit breaker is open or half-open (deliveries held), else 0",
     ["destination"],
 )
 WEBHOOK_TO_PUBLISHED_SECONDS = Histogram(
