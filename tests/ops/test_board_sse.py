@@ -18,6 +18,7 @@ from tests.ops.conftest import (
     order_event,
     routed_event,
     wait_feed_up,
+    wait_for,
 )
 
 
@@ -78,6 +79,9 @@ async def test_sse_streams_bus_events(live_server: LiveServer, publisher: Publis
             await publisher.publish(breach_event(order))
             breach = await _next(events, "breach")
             assert breach["order_id"] == order.order_id and breach["code"] == "K7Q2"
+
+        # a closed page is unsubscribed (no leak of queues on a wall screen's reloads)
+        await wait_for(lambda: live_server.app.state.board.subscriber_count == 0)
 
         # and a page loaded now gets it all in its snapshot
         r = await client.get("/board/snapshot", headers={"X-API-Key": BOARD_KEY})
