@@ -22,12 +22,15 @@ from gateway.settings import Settings
 RANK = {
     "created": 0,
     "accepted": 1,
+    "scheduled": 1,
     "queued": 2,
     "sending": 3,
     "sent": 4,
     "delivered": 5,
     "undelivered": 5,
     "failed": 5,
+    "canceled": 5,
+    "read": 6,
 }
 FAILED = frozenset({"undelivered", "failed"})
 RECORD_TTL_S = 30 * 24 * 3600

@@ -12,6 +12,7 @@ in doubt, it is an alarm.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -28,6 +29,7 @@ from gateway.directory.store import DirectoryStore
 from gateway.settings import Settings
 
 SOURCE = "/linkgate/webhooks/twilio/sms"
+_DIALLED = re.compile(r"^\+?[0-9*#]{2,20}$")
 UNPARSED_KEEP = 10_000
 
 CITIZEN_REPLY = "【应急联动】您的短信报警已收到，请保持手机畅通。情况危急请直接拨打110。"
@@ -76,7 +78,7 @@ def citizen_alert(form: Mapping[str, str], reporter: str | None = None) -> Alert
         channel=Channel.SMS,
         received_at=utcnow(),
         caller=caller,
-        called=called if called.lstrip("+").isdigit() and 2 <= len(called) <= 20 else None,
+        called=called if _DIALLED.match(called) else None,
         text=form.get("Body", "")[:4000],
         source_ref=form.get("MessageSid"),
         reporter=reporter or (None if caller else form.get("From", "")[:128] or None),

@@ -147,7 +147,9 @@ async def test_final_errors_fall_back_through_every_contact_then_exhausted(
     assert key == "order.delivery.fallback" and ev.data["next_to"] == DUTY_MOBILE
     assert sent_to(route) == [LIAISON_A, LIAISON_B, DUTY_MOBILE]  # never the landline
     # the duty mobile's SMS is reported undelivered later: nobody is left
-    undelivered = OrderDelivery.model_validate({**ev.data, "status": "undelivered", "to": DUTY_MOBILE})
+    undelivered = OrderDelivery.model_validate(
+        {**ev.data, "status": "undelivered", "to": DUTY_MOBILE}
+    )
     await dispatcher.on_delivery_failed(ev, undelivered)
     [(key, ev)] = await probe.take_with_keys(1)
     assert key == "order.delivery.exhausted"
@@ -156,7 +158,9 @@ async def test_final_errors_fall_back_through_every_contact_then_exhausted(
     assert len(route.calls) == 3
     notices = [httpx.Response(200, content=c.request.content).json() for c in group.calls]
     texts = [n["markdown"]["content"] for n in notices]
-    assert len(texts) == 3 and "罗刚" in texts[0] and "值班室" in texts[1] and "未能送达" in texts[2]
+    assert (
+        len(texts) == 3 and "罗刚" in texts[0] and "值班室" in texts[1] and "未能送达" in texts[2]
+    )
 
 
 @respx.mock(assert_all_called=False)
@@ -214,7 +218,9 @@ async def test_wecom_markdown_errcode_and_rate_limit(
     assert payload["msgtype"] == "markdown" and "K7QFA" in payload["markdown"]["content"]
     # a refusal (bad key) is final and reported
     route.side_effect = None
-    route.return_value = httpx.Response(200, json={"errcode": 93000, "errmsg": "invalid webhook url"})
+    route.return_value = httpx.Response(
+        200, json={"errcode": 93000, "errmsg": "invalid webhook url"}
+    )
     other = make_order("M3PAC", via=["wecom"])
     await dispatcher.on_order_issued(make_event(other, source="/t"), other)
     [(key, ev)] = await probe.take_with_keys(1)

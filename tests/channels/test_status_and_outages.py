@@ -24,8 +24,14 @@ STATUS = "/webhooks/twilio/status"
 async def _record(store: DeliveryStore) -> str:
     mid = new_id()
     await store.create(
-        mid, order_id=new_id(), code="K7QFA", unit_id="t-fire", incident_id=new_id(),
-        to=LIAISON_A, name="张伟", channel="sms",
+        mid,
+        order_id=new_id(),
+        code="K7QFA",
+        unit_id="t-fire",
+        incident_id=new_id(),
+        to=LIAISON_A,
+        name="张伟",
+        channel="sms",
     )
     await store.apply(mid, "queued", source="send")
     return mid
@@ -61,7 +67,10 @@ async def test_out_of_order_callbacks_never_move_back_and_history_is_kept(
     seen = [(h["status"], h["applied"]) for h in history]
     # the repeated "delivered" is a duplicate callback: claimed, not recorded twice
     assert seen == [
-        ("queued", True), ("delivered", True), ("sent", False), ("queued", False),
+        ("queued", True),
+        ("delivered", True),
+        ("sent", False),
+        ("queued", False),
         ("undelivered", False),
     ]
     [(key, event)] = await probe.take_with_keys(1)
@@ -75,7 +84,9 @@ async def test_undelivered_tells_the_centre_once(status_app: Any, bus_probe: Any
     probe = await bus_probe("order.#")
     mid, msid = await _record(store), sid()
     assert (await _status(client, mid, msid, "sent")).status_code == 204
-    answers = await asyncio.gather(*(_status(client, mid, msid, "undelivered", "30003") for _ in range(3)))
+    answers = await asyncio.gather(
+        *(_status(client, mid, msid, "undelivered", "30003") for _ in range(3))
+    )
     assert {a.status_code for a in answers} == {204}
     [(key, event)] = await probe.take_with_keys(1)
     assert key == "order.delivery.undelivered" and event.data["error_code"] == "30003"
@@ -91,12 +102,19 @@ async def test_status_callback_needs_its_signature_and_a_known_message(
     mid, msid = await _record(store), sid()
     form = {"MessageSid": msid, "MessageStatus": "delivered"}
     # signed for another mid: the query string is part of the signed URL
-    r = await post_twilio(client, STATUS, form, query=f"mid={mid}",
-                          sign_url=f"https://gw.example.cn{STATUS}?mid={new_id()}")
+    r = await post_twilio(
+        client,
+        STATUS,
+        form,
+        query=f"mid={mid}",
+        sign_url=f"https://gw.example.cn{STATUS}?mid={new_id()}",
+    )
     assert r.status_code == 403
     r = await post_twilio(client, STATUS, form, query="mid=not-ours")
     assert r.status_code == 400 and r.json()["detail"] == "bad-message-id"
-    r = await post_twilio(client, STATUS, form, query=f"mid={new_id()}")  # unknown: accepted, ignored
+    r = await post_twilio(
+        client, STATUS, form, query=f"mid={new_id()}"
+    )  # unknown: accepted, ignored
     assert r.status_code == 204
     await probe.assert_nothing(0.3)
     assert (await store.get(mid)).status == "queued"  # type: ignore[union-attr]
@@ -120,8 +138,11 @@ async def test_broker_down_the_message_is_spooled_and_published_later(
         form = form_fixture("sms_citizen_fire.form")
         r = await post_twilio(client, "/webhooks/twilio/sms", form)
         assert r.status_code == 200 and "已收到" in r.text  # Twilio gets its normal answer
-        wx = await client.post("/webhooks/wechat", params=wechat_query(),
-                               content=(form_fixture.__globals__["FIXTURES"] / "wechat_text.xml").read_bytes())
+        wx = await client.post(
+            "/webhooks/wechat",
+            params=wechat_query(),
+            content=(form_fixture.__globals__["FIXTURES"] / "wechat_text.xml").read_bytes(),
+        )
         assert wx.text == "success"
         assert app.state.spool.depth() == 2
         await probe.assert_nothing(0.3)
@@ -158,8 +179,11 @@ async def test_redis_down_answers_503_and_publishes_nothing(
             await asyncio.sleep(0.05)
         r = await post_twilio(client, "/webhooks/twilio/sms", form_fixture("sms_citizen_fire.form"))
         assert r.status_code == 503 and r.json()["detail"] == "redis-unavailable"
-        wx = await client.post("/webhooks/wechat", params=wechat_query(),
-                               content=b"<xml><MsgType>text</MsgType><Content>x</Content><MsgId>7</MsgId></xml>")
+        wx = await client.post(
+            "/webhooks/wechat",
+            params=wechat_query(),
+            content=b"<xml><MsgType>text</MsgType><Content>x</Content><MsgId>7</MsgId></xml>",
+        )
         assert wx.status_code == 503
         assert app.state.spool.depth() == 0
     await probe.assert_nothing(0.3)
