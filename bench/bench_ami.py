@@ -36,6 +36,7 @@ from adapters.ami.transcript import read_transcript  # noqa: E402
 from bus.publisher import Publisher  # noqa: E402
 from bus.spool import Spool  # noqa: E402
 from bus.topology import declare_exchanges  # noqa: E402
+from gateway.processes.ami import SpoolFirstEmit  # noqa: E402
 from gateway.settings import load_settings  # noqa: E402
 from tests.ami.captures import capture_path  # noqa: E402
 from tests.ami.fake_server import FakeAmi, call_events, rename_ids  # noqa: E402
@@ -111,14 +112,16 @@ async def bench_end_to_end(calls: int, *, via_spool: bool = True) -> dict[str, f
         client = AmiClient(
             AmiConfig("127.0.0.1", fake.port, "gw", "s3cret", queue_size=10_000)
         )
-        emit = spool.publish_or_spool if via_spool else publisher.publish
+        emit = SpoolFirstEmit(spool, publisher) if via_spool else publisher.publish
+        watcher = asyncio.create_task(emit.watch()) if isinstance(emit, SpoolFirstEmit) else None
         bridge = CallBridge(client, redis, settings, emit)
         await client.start()
         await client.wait_connected(5)
-        while bridge.stats["reconciles"] < 1:
+        while bridge.stats["reconciles"] < 1 or getattr(emit, "spooling", False):
             await asyncio.sleep(0.01)
+        wire = b"".join(f.to_bytes() for f in frames)
         t0 = time.perf_counter()
-        await fake.emit(frames)
+        await fake.send_raw(wire)
         sent = time.perf_counter() - t0
         while bridge.stats["published"] + bridge.stats["alerts"] < expected + expected_alerts:
             await asyncio.sleep(0.005)
@@ -129,6 +132,8 @@ async def bench_end_to_end(calls: int, *, via_spool: bool = True) -> dict[str, f
         under = await channel.get_underlay_channel()
         queued = await under.queue_declare(f"bench-{tag}", passive=True)
         await client.close()
+        if watcher is not None:
+            watcher.cancel()
         await publisher.close()
         await fake.stop()
         return {

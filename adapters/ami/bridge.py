@@ -33,6 +33,7 @@ from adapters.ami.events import (
     to_call_event,
 )
 from adapters.ami.frame import Frame
+from bus.errors import UnroutableError
 from contracts.alert import Alert
 from contracts.call import CallEvent
 from contracts.common import Channel, utcnow
@@ -79,7 +80,8 @@ class CallBridge:
         self.contexts = frozenset(settings.ami_inbound_contexts)
         self.stats = {"published": 0, "alerts": 0, "duplicates": 0, "mapping_errors": 0,
                       "reconciles": 0, "synthetic_hangups": 0, "recovered_calls": 0,
-                      "publish_errors": 0}
+                      "publish_errors": 0, "unroutable": 0, "alert_errors": 0}
+        self._unroutable_seen: set[str] = set()
         self._reconcile_lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[None]] = set()
         self._window = window
@@ -114,7 +116,7 @@ class CallBridge:
         if event.state == "new":
             call = inbound_call(frame, numbers=self.numbers, contexts=self.contexts)
             if call is not None:
-                await self._alert(call)
+                await self._alert_or_log(call)
             if not await self._remember(event, frame.generation):
                 self.stats["duplicates"] += 1
                 return
@@ -152,6 +154,13 @@ class CallBridge:
     async def _emit_counted(self, cloud: CloudEvent) -> None:
         try:
             await self.emit(cloud)
+        except UnroutableError as exc:
+            # nobody subscribes to this call state: not a loss, but say so once per key
+            self.stats["unroutable"] += 1
+            if str(exc) not in self._unroutable_seen:
+                self._unroutable_seen.add(str(exc))
+                log.warning("AMI call events dropped by the broker: %s", exc)
+            return
         except Exception:
             self.stats["publish_errors"] += 1
             log.exception("AMI call event %s (%s) NOT published", cloud.id, cloud.type)
@@ -162,6 +171,16 @@ class CallBridge:
         """Wait for every publish in flight (before a reconcile and at shutdown)."""
         while self._in_flight:
             await self._in_flight.popleft()
+
+    async def _alert_or_log(self, call: InboundCall) -> None:
+        """A failed alert must not cost the call's events; the next reconcile retries it
+        (the call is still live, and its `alerted` mark was removed)."""
+        try:
+            await self._alert(call)
+        except Exception:
+            self.stats["alert_errors"] += 1
+            log.exception("AMI alert for call %s NOT published; reconcile will retry",
+                          call.uniqueid)
 
     async def _alert(self, call: InboundCall) -> None:
         key = self._alerted_key(call.linkedid)
@@ -217,7 +236,7 @@ class CallBridge:
                     continue
                 call = inbound_call(item, numbers=self.numbers, contexts=self.contexts)
                 if call is not None:
-                    await self._alert(call)
+                    await self._alert_or_log(call)
                 if await self._remember(event, generation):
                     self.stats["recovered_calls"] += 1
                     await self._publish(event)

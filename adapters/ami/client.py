@@ -216,11 +216,7 @@ class AmiClient:
         if link is not None and link.logged_in:
             with contextlib.suppress(AmiError, OSError, asyncio.TimeoutError):
                 await self.action("Logoff", timeout_s=1.0, check=False)
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await cancel_and_wait(self._tasks)
         self._tasks = []
         self._drop_link(AmiNotConnected("client closed"))
         self.state = "stopped"
@@ -507,6 +503,7 @@ class AmiClient:
             await self._queue.put(frame)  # blocks the reader when full: back-pressure
 
     async def _dispatch(self) -> None:
+        me = asyncio.current_task()
         while True:
             frame = await self._queue.get()
             for handler in self._handlers:
@@ -516,10 +513,26 @@ class AmiClient:
                     self.stats.handler_errors += 1
                     log.exception("AMI event handler failed on %s", frame.name)
             self._queue.task_done()
+            if me is not None and me.cancelling():  # a handler swallowed our cancellation
+                raise asyncio.CancelledError
 
     async def drain(self, timeout_s: float = 5.0) -> None:
         """Wait until every queued event went through the handlers (tests, shutdown)."""
         await asyncio.wait_for(self._queue.join(), timeout_s)
+
+
+async def cancel_and_wait(tasks: list[asyncio.Task[None]], grace_s: float = 2.0) -> None:
+    """Cancel tasks and wait until they are gone, cancelling again any that swallowed it."""
+    pending = {t for t in tasks if not t.done()}
+    while pending:
+        for task in pending:
+            task.cancel()
+        _, pending = await asyncio.wait(pending, timeout=grace_s)
+        if pending:
+            log.warning("AMI tasks slow to stop: %s", [t.get_name() for t in pending])
+    for task in tasks:
+        if not task.cancelled() and task.exception() is not None:
+            log.debug("AMI task %s ended with %r", task.get_name(), task.exception())
 
 
 def _tcp_keepalive(writer: asyncio.StreamWriter, idle_s: int) -> None:

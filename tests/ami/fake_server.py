@@ -333,6 +333,15 @@ class FakeAmi:
             with contextlib.suppress(Exception):
                 await session.writer.drain()
 
+    async def send_raw(self, data: bytes) -> None:
+        """Write pre-encoded frames to every logged-in session (benchmarks: no PBX state)."""
+        for session in self.sessions:
+            if session.user is not None:
+                session.writer.write(data)
+        for session in list(self.sessions):
+            with contextlib.suppress(Exception):
+                await session.writer.drain()
+
     # ------------------------------------------------------------------ PBX state
     def _track(self, frame: Frame) -> None:
         name = frame.name

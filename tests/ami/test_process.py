@@ -37,8 +37,19 @@ async def _start(settings: Settings, fake: FakeAmi, **kw: object) -> asyncio.Tas
 
 async def _stop(task: asyncio.Task[None]) -> None:
     task.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await asyncio.wait_for(task, 5)
+    done, _ = await asyncio.wait({task}, timeout=10)
+    if not done:  # pragma: no cover - diagnostics for a stuck shutdown
+        for t in asyncio.all_tasks():
+            coro: Any = t.get_coro()
+            chain = []
+            while coro is not None:
+                frame = getattr(coro, "cr_frame", None) or getattr(coro, "gi_frame", None)
+                if frame is not None:
+                    chain.append(f"{frame.f_code.co_filename}:{frame.f_lineno}")
+                coro = getattr(coro, "cr_await", None) or getattr(coro, "gi_yieldfrom", None)
+            print("TASK", t.get_name(), " <- ".join(chain))
+        raise AssertionError("the ami process did not stop within 10 s of cancellation")
+    assert task.cancelled()
 
 
 async def _until(cond: Callable[[], bool], timeout: float = 5) -> None:
@@ -149,3 +160,20 @@ async def test_wrong_credentials_clear_error_and_backoff(
 def test_amiconfig_from_settings(settings: Settings) -> None:
     cfg = AmiConfig.from_settings(settings, ping_interval_s=1.0)
     assert (cfg.host, cfg.port, cfg.ping_interval_s) == (settings.ami_host, settings.ami_port, 1.0)
+
+
+async def test_default_process_runs_the_call_orchestration_too(
+    settings: Settings, fake: FakeAmi, bus_probe: Probe
+) -> None:
+    """`linkgate ami` as started by the CLI: the link plus gateway/calls' consumers."""
+    alerts = await bus_probe("alert.received.call")
+    task = asyncio.create_task(ami_process.run(settings, client_config=_config(fake.port)))
+    try:
+        await fake.wait_for_action("BridgeList")
+        await asyncio.sleep(0.5)
+        assert not task.done(), task.exception() if task.done() else None
+        await fake.inject("02")
+        [alert] = await alerts.take(1)
+        assert alert.data["called"] == "110"
+    finally:
+        await _stop(task)
