@@ -39,7 +39,7 @@ class InboundClaims:
         redis: Redis,
         prefix: str,
         done_ttl_s: int,
-        processing_ttl_s: int = 60,
+        processing_ttl_s: int = 15,
         wait_s: float = 3.0,
     ) -> None:
         self._redis = redis
