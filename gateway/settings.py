@@ -146,6 +146,15 @@ class Settings(BaseSettings):
             raise ValueError("must start with amqp:// or amqps://")
         return value
 
+    @field_validator("dial_template")
+    @classmethod
+    def _dial_template(cls, value: str) -> str:
+        try:
+            value.format(e164="+8613800138000", national="13800138000")
+        except (KeyError, IndexError, ValueError) as exc:
+            raise ValueError(f"only {{e164}} and {{national}} may be used: {exc!r}") from None
+        return value
+
     @field_validator("redis_url")
     @classmethod
     def _redis_scheme(cls, value: str) -> str:
