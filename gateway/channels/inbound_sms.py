@@ -1,9 +1,12 @@
 """An inbound SMS: a citizen's alarm, or a liaison's reply to an order.
 
 Liaison if the sender is in the unit directory, has open orders, or the text carries
-an open order's code. A liaison's reply that parses becomes an `OrderFeedback`; one that
-does not gets a polite request to answer again, is kept in `chan:sms:unparsed` (a Redis
-list the centre's board reads) and is also published as an `Alert` with
+an open order's code. A known liaison with no open order whose text is no reply is
+reporting something: an `Alert` with `reporter="liaison:<unit>"`.
+
+A liaison's reply that parses becomes an `OrderFeedback`; one that does not gets a
+polite request to answer again, is kept in `chan:sms:unparsed` (a Redis list the
+centre's board reads) and is also published as an `Alert` with
 `reporter="liaison:<unit>"`, so whatever the liaison wrote reaches a human. An unknown
 sender whose text merely looks like it has a code but no reply word is a citizen: when
 in doubt, it is an alarm.
@@ -105,6 +108,10 @@ async def handle_sms(
     if parsed.kind is None and found is None:
         return _alert_outcome("citizen", citizen_alert(form), sid, CITIZEN_REPLY)
     unit, liaison = found if found else (None, None)
+    if parsed.kind is None and not by_code:
+        # a liaison with no open order writing something else: an alarm from a known person
+        alert = citizen_alert(form, reporter=f"liaison:{unit.id}" if unit else None)
+        return _alert_outcome("alert-from-liaison", alert, sid, CITIZEN_REPLY)
     if parsed.kind is None:
         codes = "，并带上指令代码" if len(open_orders) > 1 else ""
         return await _unparsed(form, redis, settings, unit, ASK_AGAIN.format(codes=codes))

@@ -214,3 +214,22 @@ async def test_unknown_sender_with_an_open_code_is_feedback(
     [(key, _)] = await probe.take_with_keys(1)
     assert key == "alert.received.sms"
     assert await open_orders_for(app.state.redis, chan_settings, "+8613700000001") == []
+
+
+async def test_liaison_without_open_orders_reporting_something_is_an_alarm(
+    sms_app: Any, bus_probe: Any
+) -> None:
+    _, client = sms_app
+    probe = await bus_probe("order.feedback.#", "alert.received.#")
+    body = "丽青路隧道口两车相撞，有人受伤"
+    form = form_fixture("sms_liaison_reply.form", SID=sid(), FROM=LIAISON_A, BODY=body)
+    r = await post_twilio(client, SMS, form)
+    assert "报警已收到" in r.text
+    [(key, event)] = await probe.take_with_keys(1)
+    assert key == "alert.received.sms" and event.data["reporter"] == "liaison:t-fire"
+    # a reply word without any open order: asked for the code, still kept
+    form = form_fixture("sms_liaison_reply.form", SID=sid(), FROM=LIAISON_A, BODY="已到")
+    r = await post_twilio(client, SMS, form)
+    assert "未找到" in r.text
+    [(key, _)] = await probe.take_with_keys(1)
+    assert key == "alert.received.sms"
