@@ -19,3 +19,13 @@ async def room_for(redis: Redis, settings: Settings, incident_id: str) -> str:
         existing = await redis.get(key)  # the winner's number if two workers raced
     assert existing is not None
     return existing.decode() if isinstance(existing, bytes) else str(existing)
+
+
+async def mark_joined(redis: Redis, settings: Settings, incident_id: str) -> None:
+    """Remember that caller and operator were moved into the incident's room."""
+    key = settings.key("calls", "room", incident_id, "joined")
+    await redis.set(key, "1", ex=settings.call_state_ttl_s)
+
+
+async def was_joined(redis: Redis, settings: Settings, incident_id: str) -> bool:
+    return bool(await redis.exists(settings.key("calls", "room", incident_id, "joined")))

@@ -31,7 +31,7 @@ from gateway.calls.emit import Emit, emit_safely
 from gateway.calls.evidence import DutyLineMiss, append_miss
 from gateway.calls.legs import find_legs
 from gateway.calls.numbers import dial_order, dial_string, mask_phone
-from gateway.calls.rooms import room_for
+from gateway.calls.rooms import mark_joined, room_for, was_joined
 from gateway.calls.state import TERMINAL, RequestStore
 from gateway.directory.store import DirectoryStore
 from gateway.settings import Settings
@@ -262,6 +262,13 @@ class ThreeWayOrchestrator:
         await self._store.link("uniqueid", unit_uniqueid, req.request_id)
         await self._store.link("uniqueid", req.call_id, req.request_id)
         assert call.caller is not None and call.room is not None
+        if await self._caller_in_room(call):
+            # a second unit joining the incident's room: caller and operator stay put
+            await self._progress(
+                call, "connected", attempt=attempt, number=number, unit_channel=outcome.channel,
+                detail="caller already in the room",
+            )
+            return
         try:
             await self._port.redirect(
                 channel=call.caller,
@@ -284,8 +291,24 @@ class ThreeWayOrchestrator:
                 detail=f"redirect failed: {exc}",
             )
             return
+        await mark_joined(self._redis, self._settings, req.incident_id)
         await self._progress(
             call, "connected", attempt=attempt, number=number, unit_channel=outcome.channel
+        )
+
+    async def _caller_in_room(self, call: _Call) -> bool:
+        """True when an earlier three-way call already put the caller in this room."""
+        if not await was_joined(self._redis, self._settings, call.req.incident_id):
+            return False
+        try:
+            live = await self._port.channels()
+        except Exception:  # cannot tell: a Redirect into the same room only re-joins
+            return False
+        return any(
+            c.channel == call.caller
+            and c.context == self._settings.conference_context
+            and c.exten == call.room
+            for c in live
         )
 
     # ------------------------------------------------------------------ call events

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Any
 
 from redis.asyncio import Redis
@@ -27,6 +28,7 @@ from .support import (
     ScriptedPort,
     bridged_call,
     evidence,
+    make_unit,
     refusal,
 )
 
@@ -324,3 +326,28 @@ async def test_after_a_lost_link_a_still_ringing_unit_leg_is_hung_up_and_reporte
     assert failed.data["reason"] == "unknown"
     view = await orch._store.get(command.request_id)
     assert view is not None and "hung up" in view["detail"]
+
+
+async def test_a_second_unit_joins_the_room_without_moving_the_caller_again(
+    call_settings: Settings, redis: Redis, directory: DirectoryStore, publisher: Publisher,
+    bus_probe: Probe, clock: Clock,
+) -> None:
+    await directory.put_unit(make_unit("ls-police", phones=("+865782000110",)), by="test")
+    probe = await bus_probe("call.threeway.connected")
+    port = ScriptedPort()
+    orch = orchestrator(port, redis, call_settings, directory, publisher, clock)
+    event, command = request()
+    await orch.handle_request(event, command)
+    room = port.actions[0][1]["exten"]
+    # the caller now sits in the room, as CoreShowChannels reports it
+    port.live = [replace(bridged_call()[0], context="linkage-conf", exten=room, bridge_id="cb")]
+    second = command.model_copy(
+        update={"request_id": "01JREQ0000000000000000000Z", "unit_id": "ls-police"}
+    )
+    await orch.handle_request(make_event(second, source="/tests"), second)
+
+    assert port.names() == ["originate", "redirect", "originate"]
+    assert port.actions[-2][1]["exten"] == room  # the police dialled into the same room
+    assert [e.data["unit_id"] for _, e in await probe.take_with_keys(2)] == [
+        "ls-fire", "ls-police",
+    ]
