@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import aio_pika
+import aiormq
 import structlog
 from aio_pika.abc import AbstractIncomingMessage, AbstractQueue, AbstractRobustConnection
 from pydantic import BaseModel
@@ -72,6 +73,7 @@ class ConsumerRunner:
         self._consumers: list[tuple[AbstractQueue, str]] = []
         self._stats = _Stats()
         self._stats.idle.set()
+        self._shielded: set[asyncio.Future[None]] = set()
 
     async def start(self) -> None:
         """Declare each queue with its DLQ and retry queues, then start consuming."""
@@ -112,15 +114,28 @@ class ConsumerRunner:
     def _callback_for(
         self, spec: ConsumerSpec
     ) -> Callable[[AbstractIncomingMessage], Awaitable[None]]:
-        async def on_message(message: AbstractIncomingMessage) -> None:
+        async def tracked(message: AbstractIncomingMessage) -> None:
             self._stats.in_flight += 1
             self._stats.idle.clear()
             try:
                 await self._process(spec, message)
+            except (aiormq.exceptions.AMQPError, aio_pika.exceptions.AMQPException) as exc:
+                # the effect is done and marked; only the ack was lost with the channel:
+                # the broker redelivers and the idempotency guard skips it
+                log.warning("consumer.ack_lost", queue=spec.name, error=repr(exc))
             finally:
                 self._stats.in_flight -= 1
                 if self._stats.in_flight == 0:
                     self._stats.idle.set()
+
+        async def on_message(message: AbstractIncomingMessage) -> None:
+            # aiormq cancels consumer tasks when their channel closes (broker restart): an
+            # effect cut in half would be done twice or wait for the claim's TTL. Finish it
+            # (and mark it done) in its own task; the redelivery then finds it done.
+            task = asyncio.ensure_future(tracked(message))
+            self._shielded.add(task)
+            task.add_done_callback(self._shielded.discard)
+            await asyncio.shield(task)
 
         return on_message
 
@@ -159,6 +174,11 @@ class ConsumerRunner:
             await self._release(spec, msg_id)
             await self._retry(spec, message, count_attempt=True, error=repr(exc))
             return
+        except asyncio.CancelledError:
+            # the channel closed under us (broker restart): aiormq cancels the handler; give
+            # the claim back so the redelivery is processed now, not after the claim's TTL
+            await asyncio.shield(self._release(spec, msg_id))
+            raise
         if spec.idempotent:
             await self._guard.mark_done(spec.name, msg_id)
         metrics.CONSUMED.labels(spec.name, "ok").inc()
