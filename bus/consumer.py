@@ -67,7 +67,10 @@ class ConsumerRunner:
         self._settings = settings
         self._redis = redis
         self._specs = list(specs)
-        self._guard = IdempotencyGuard(redis, settings.key("idem"), settings.idempotency_ttl_s)
+        self._guard = IdempotencyGuard(
+            redis, settings.key("idem"), settings.idempotency_ttl_s,
+            processing_ttl_s=settings.idempotency_claim_ttl_s,
+        )
         self._connection: AbstractRobustConnection | None = None
         self._publisher: Publisher | None = None
         self._consumers: list[tuple[AbstractQueue, str]] = []

@@ -33,6 +33,9 @@ class Settings(BaseSettings):
     max_attempts: int = Field(5, ge=1, le=50)
     retry_delays_ms: list[int] = Field(default_factory=lambda: [1000, 5000, 30000])
     idempotency_ttl_s: int = Field(7 * 24 * 3600, ge=60)
+    idempotency_claim_ttl_s: int = Field(
+        120, ge=1, description="a crashed consumer's in-flight claim frees after this"
+    )
 
     # --- HTTP API
     http_host: str = "127.0.0.1"
