@@ -92,6 +92,10 @@ class RequestStore:
         ok = await self._redis.set(self._key(request_id, "once", step), "1", nx=True, ex=self._ttl)
         return bool(ok)
 
+    async def happened(self, request_id: str, step: str) -> bool:
+        """Whether `once(request_id, step)` was called."""
+        return bool(await self._redis.exists(self._key(request_id, "once", step)))
+
     async def link(self, name: str, value: str, request_id: str) -> None:
         """Index a request by something else (a channel's Uniqueid, a call + unit)."""
         await self._redis.set(self._key("by", name, value), request_id, ex=self._ttl)

@@ -136,8 +136,13 @@ class ThreeWayOrchestrator:
         liaisons = self._directory.on_duty_liaisons(unit, self._clock())
         numbers = dial_order(unit.duty_phones, [li.mobile for li in liaisons], req.number)
         call.room = await room_for(self._redis, self._settings, req.incident_id)
+        await self._store.link("uniqueid", req.call_id, req.request_id)  # caller hang-ups
         last: tuple[int, str, OriginateOutcome] | None = None
         for attempt, number in enumerate(numbers, start=1):
+            if await self._store.happened(req.request_id, "caller-gone"):
+                await self._fail(call, "caller-gone", attempt=max(attempt - 1, 1),
+                                 detail="caller hung up; no further number rung")
+                return
             await self._progress(call, "ringing", attempt=attempt, number=number)
             started = self._clock()
             outcome = await self._originate(call, attempt, number)
@@ -313,14 +318,21 @@ class ThreeWayOrchestrator:
 
     # ------------------------------------------------------------------ call events
     async def handle_call_event(self, event: CloudEvent, model: BaseModel) -> None:
-        """Bus handler for `call.event.hangup`: a unit or caller leg left → `ended`."""
+        """Bus handler for `call.event.hangup`: a unit or caller leg left → `ended`;
+        the caller left while units are rung → no further number is dialled."""
         if not isinstance(model, CallEvent) or model.state != "hangup":
             return
         request_id = await self._store.lookup("uniqueid", model.call_id)
         if request_id is None:
             return
         view = await self._store.get(request_id)
-        if view is None or view.get("state") != "connected":
+        if view is None:
+            return
+        if view.get("state") in ("requested", "ringing") and model.call_id == view["call_id"]:
+            # the caller left while units are being rung: stop before the next number
+            await self._store.once(request_id, "caller-gone")
+            return
+        if view.get("state") != "connected":
             return
         if not await self._store.once(request_id, "ended"):
             return

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import Any
@@ -351,3 +352,28 @@ async def test_a_second_unit_joins_the_room_without_moving_the_caller_again(
     assert [e.data["unit_id"] for _, e in await probe.take_with_keys(2)] == [
         "ls-fire", "ls-police",
     ]
+
+
+async def test_caller_hanging_up_while_units_are_rung_stops_the_fallbacks(
+    call_settings: Settings, redis: Redis, directory: DirectoryStore, publisher: Publisher,
+    bus_probe: Probe, clock: Clock,
+) -> None:
+    probe = await bus_probe("call.threeway.failed")
+    gate = asyncio.Event()
+    port = ScriptedPort(outcomes={f"PJSIP/{DUTY_1}": ["no-answer"]}, gate=gate)
+    orch = orchestrator(port, redis, call_settings, directory, publisher, clock)
+    event, command = request()
+    task = asyncio.create_task(orch.handle_request(event, command))
+    async with asyncio.timeout(5):
+        while port.in_flight == 0:
+            await asyncio.sleep(0.01)
+    hangup = CallEvent(call_id=CALL_ID, channel=CALLER, state="hangup", occurred_at=utcnow(),
+                       cause=16, source_event="Hangup")
+    await orch.handle_call_event(make_event(hangup, source="/tests"), hangup)
+    gate.set()
+    await asyncio.wait_for(task, 5)
+
+    assert port.dialled() == [f"PJSIP/{DUTY_1}"]
+    [(_, failed)] = await probe.take_with_keys(1)
+    assert failed.data["reason"] == "caller-gone"
+    assert len(await evidence(redis, call_settings)) == 1  # the first one still missed
