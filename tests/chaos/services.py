@@ -209,6 +209,7 @@ class Receiver:
     refused: Counter[str] = field(default_factory=Counter)
     bodies: dict[tuple[str, str], bytes] = field(default_factory=dict)
     keep_bodies: bool = False
+    delay_s: float = 0.0
     _server: asyncio.base_events.Server | None = None
     _changed: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -256,6 +257,8 @@ class Receiver:
                         headers[k.strip().lower()] = v.strip()
                 body = await reader.readexactly(int(headers.get("content-length", "0")))
                 dest = path.strip("/").split("/")[0]
+                if self.delay_s:
+                    await asyncio.sleep(self.delay_s)
                 if dest in self.down:
                     self.refused[dest] += 1
                     writer.write(
