@@ -1,29 +1,94 @@
-"""The board's bus feed: an exclusive, auto-delete queue bound to alerts and orders.
+"""The board's bus feed: an exclusive, auto-delete queue that taps alerts and orders.
 
-It is a view, so it consumes without acks (nothing is lost for the system if the board
-misses an event) and its queue is bounded. A lost link is shown on the board at once
-("feed down") and retried with backoff; on reconnect the state carries on from the bus.
+It must never change what the bus does. Publishers use `mandatory`, so a routing key with
+no durable consumer queue is refused and the webhook answers 503 (the peer retries) rather
+than losing the alert. A board queue bound to `alert.received.#` would make every such key
+"routable" and hide that failure. So the feed binds exact keys only, and only those that a
+durable, non-exclusive queue already takes (bindings read from the management API), re-checked
+every `ops_refresh_s`; a key whose consumer queue disappears is unbound again.
+
+It is a view: it consumes without acks and its queue is bounded. A lost link is shown on the
+board at once ("feed down") and retried with backoff.
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
+from urllib.parse import quote
 
 import aio_pika
+import httpx
 import structlog
-from aio_pika.abc import AbstractIncomingMessage
+from aio_pika.abc import AbstractExchange, AbstractIncomingMessage, AbstractQueue
 
 from bus.topology import declare_exchanges
+from contracts.common import Channel, Destination
 from contracts.envelope import ContractError, parse_event
+from contracts.order import FeedbackKind
 from gateway.board.hub import BoardHub
 from gateway.observability import metrics
+from gateway.observability.queues import (
+    DepthsUnavailable,
+    amqp_credentials,
+    amqp_vhost,
+    list_queues,
+)
 from gateway.settings import Settings
 
 log = structlog.get_logger(__name__)
 
-PATTERNS = ("alert.received.#", "alert.routed.#", "order.#")
 MAX_QUEUE = 10_000
+
+
+def board_keys() -> list[str]:
+    """Every routing key the board shows (contract v1), as exact keys."""
+    from typing import get_args
+
+    return [
+        *(f"alert.received.{c.value}" for c in Channel),
+        *(f"alert.routed.{d.value}" for d in Destination),
+        "order.issued",
+        *(f"order.feedback.{k}" for k in get_args(FeedbackKind)),
+        "order.sla.warning",
+        "order.sla.breached",
+    ]
+
+
+def topic_matches(pattern: str, key: str) -> bool:
+    """AMQP topic matching: `*` is one word, `#` zero or more."""
+
+    def match(p: list[str], k: list[str]) -> bool:
+        if not p:
+            return not k
+        if p[0] == "#":
+            return any(match(p[1:], k[i:]) for i in range(len(k) + 1))
+        return bool(k) and (p[0] == "*" or p[0] == k[0]) and match(p[1:], k[1:])
+
+    return match(pattern.split("."), key.split("."))
+
+
+async def routable_keys(settings: Settings, keys: list[str]) -> set[str]:
+    """The keys some durable, non-exclusive queue is bound to on the events exchange."""
+    durable = {q.name for q in await list_queues(settings) if not q.exclusive}
+    base = str(settings.rabbitmq_mgmt_url).rstrip("/")
+    vhost = quote(amqp_vhost(settings), safe="")
+    url = f"{base}/api/exchanges/{vhost}/{quote(settings.exchange, safe='')}/bindings/source"
+    try:
+        async with httpx.AsyncClient(auth=amqp_credentials(settings), timeout=5) as http:
+            response = await http.get(url)
+            if response.status_code == 404:  # the exchange is not declared yet: nothing binds
+                return set()
+            response.raise_for_status()
+            rows = response.json()
+    except (httpx.HTTPError, ValueError) as exc:
+        raise DepthsUnavailable(f"management API {base}: {exc!r}") from exc
+    patterns = [
+        str(r["routing_key"])
+        for r in rows
+        if r.get("destination_type") == "queue" and r.get("destination") in durable
+    ]
+    return {k for k in keys if any(topic_matches(p, k) for p in patterns)}
 
 
 def handle_message(hub: BoardHub, message: AbstractIncomingMessage) -> None:
@@ -37,6 +102,32 @@ def handle_message(hub: BoardHub, message: AbstractIncomingMessage) -> None:
     hub.apply(message.routing_key or "", event, model)
 
 
+async def _sync_bindings(
+    settings: Settings,
+    hub: BoardHub,
+    queue: AbstractQueue,
+    events: AbstractExchange,
+    bound: set[str],
+) -> set[str]:
+    """Bind newly routable keys, unbind keys that lost their consumer; show the result."""
+    try:
+        want = await routable_keys(settings, board_keys())
+    except DepthsUnavailable as exc:  # cannot verify: keep what was verified before
+        metrics.OPS_REFRESH_ERRORS.labels("board-bindings").inc()
+        log.error("board.bindings_unverified", error=str(exc))
+        want = bound
+    for key in sorted(want - bound):
+        await queue.bind(events, routing_key=key)
+    for key in sorted(bound - want):
+        await queue.unbind(events, routing_key=key)
+    hub.tapped = sorted(want)
+    if want:
+        hub.set_feed("up")
+    else:
+        hub.set_feed("waiting", "no consumer queues bound yet (router/sla/channels not started?)")
+    return want
+
+
 async def run_feed(settings: Settings, hub: BoardHub, max_backoff_s: float = 10.0) -> None:
     """Consume until cancelled, reconnecting after any failure (the page shows the gap)."""
     delay = 0.5
@@ -44,6 +135,7 @@ async def run_feed(settings: Settings, hub: BoardHub, max_backoff_s: float = 10.
         try:
             connection = await aio_pika.connect(settings.amqp_url, timeout=5)
             try:
+                closed = asyncio.ensure_future(connection.closed())
                 channel = await connection.channel()
                 await channel.set_qos(prefetch_count=512)
                 events, _ = await declare_exchanges(channel, settings)
@@ -52,13 +144,12 @@ async def run_feed(settings: Settings, hub: BoardHub, max_backoff_s: float = 10.
                     auto_delete=True,
                     arguments={"x-max-length": MAX_QUEUE, "x-overflow": "drop-head"},
                 )
-                for pattern in PATTERNS:
-                    await queue.bind(events, routing_key=pattern)
                 await queue.consume(functools.partial(_on_message, hub), no_ack=True)
-                hub.set_feed("up")
-                log.info("board.feed_up", queue=queue.name)
+                bound: set[str] = set()
                 delay = 0.5
-                await connection.closed()
+                while not closed.done():
+                    bound = await _sync_bindings(settings, hub, queue, events, bound)
+                    await asyncio.wait({closed}, timeout=settings.ops_refresh_s)
                 raise ConnectionError("broker connection closed")
             finally:
                 await connection.close()

@@ -58,6 +58,7 @@ class BoardHub:
         self._codes: dict[str, str] = {}
         self.breaches: deque[dict[str, Any]] = deque(maxlen=max_breaches)
         self.feed: dict[str, Any] = {"state": "connecting", "since": _iso(datetime.now(UTC))}
+        self.tapped: list[str] = []  # exact routing keys the feed is bound to
         self._subscribers: set[asyncio.Queue[Update | None]] = set()
 
     # --- subscribers
@@ -90,6 +91,7 @@ class BoardHub:
         return {
             "now": _iso(datetime.now(UTC)),
             "feed": dict(self.feed),
+            "tapped": list(self.tapped),
             "alerts": list(reversed(self.alerts.values())),
             "orders": sorted(self.orders.values(), key=lambda o: o.get("due") or "~"),
             "breaches": list(reversed(self.breaches)),

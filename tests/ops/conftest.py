@@ -9,10 +9,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import aio_pika
 import pytest
 import uvicorn
 from fastapi import FastAPI
 
+from bus.topology import declare_consumer_queue
 from contracts.alert import Alert, RoutedAlert, RoutingDecision
 from contracts.envelope import CloudEvent, make_event
 from contracts.order import Deadlines, Order, SlaEvent
@@ -38,11 +40,30 @@ def board_settings(settings: Settings) -> Settings:
     """The test settings plus a key that may only read the board."""
     keys = dict(settings.api_keys)
     keys[BOARD_KEY] = ["board:read"]
-    return settings.model_copy(update={"api_keys": keys})
+    return settings.model_copy(update={"api_keys": keys, "ops_refresh_s": 0.2})
+
+
+# durable consumer queues as the router, delivery and order processes declare them
+CONSUMER_QUEUES = {
+    "router.classify": ["alert.received.*"],
+    "deliver.all": ["alert.routed.*"],
+    "orders.all": ["order.#"],
+}
 
 
 @pytest.fixture
-async def live_server(board_settings: Settings) -> AsyncIterator[LiveServer]:
+async def consumer_queues(settings: Settings) -> None:
+    """The deployment's durable queues: without them nothing is routable (and the board,
+    which only taps keys that some durable queue takes, shows "waiting")."""
+    connection = await aio_pika.connect(settings.amqp_url)
+    async with connection:
+        channel = await connection.channel()
+        for name, bindings in CONSUMER_QUEUES.items():
+            await declare_consumer_queue(channel, settings, name, bindings)
+
+
+@pytest.fixture
+async def live_server(consumer_queues: None, board_settings: Settings) -> AsyncIterator[LiveServer]:
     """The API app served by a real uvicorn on a free loopback port (lifespan running)."""
     from gateway.api.app import create_app
 

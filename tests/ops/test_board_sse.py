@@ -6,9 +6,15 @@ import asyncio
 import json
 from datetime import timedelta
 
+import aio_pika
 import httpx
+import pytest
 
+from bus.errors import UnroutableError
 from bus.publisher import Publisher
+from bus.topology import declare_consumer_queue
+from gateway.board.feed import board_keys, topic_matches
+from gateway.settings import Settings
 from tests.conftest import TEST_API_KEY
 from tests.ops.conftest import (
     BOARD_KEY,
@@ -106,3 +112,38 @@ async def test_board_requires_board_read_scope(live_server: LiveServer, board_se
         assert r.status_code == 200
         assert (await client.get("/board/static/board.js")).status_code == 200
         assert (await client.get("/board/static/..%2Fhub.py")).status_code == 404
+
+
+def test_topic_matching() -> None:
+    assert topic_matches("alert.received.*", "alert.received.sms")
+    assert topic_matches("order.#", "order.sla.breached") and topic_matches("#", "order.issued")
+    assert topic_matches("order.#", "order") and not topic_matches("order.*", "order")
+    assert not topic_matches("alert.received.*", "alert.routed.12345")
+    assert "alert.received.sms" in board_keys() and "order.sla.breached" in board_keys()
+
+
+async def test_board_never_makes_an_unroutable_key_routable(
+    app_factory, board_settings: Settings, publisher: Publisher
+) -> None:
+    """Without a durable consumer queue a publish must still be refused (the webhook then
+    answers 503 and the peer retries); the board taps a key only once a consumer takes it."""
+    app, _ = await app_factory(board_settings)
+    hub = app.state.board
+    await wait_for(lambda: hub.feed["state"] == "waiting")
+    _, received = alert_event("无人消费时的警情")
+    with pytest.raises(UnroutableError):
+        await publisher.publish(received)
+
+    connection = await aio_pika.connect(board_settings.amqp_url)
+    async with connection:
+        channel = await connection.channel()
+        await declare_consumer_queue(
+            channel, board_settings, "router.classify", ["alert.received.*"]
+        )
+    await wait_for(lambda: hub.feed["state"] == "up")
+    assert hub.tapped == [f"alert.received.{c}" for c in ("api", "call", "sms", "wechat")]
+    alert, received = alert_event("有了消费者之后的警情")
+    await publisher.publish(received)
+    await wait_for(lambda: alert.alert_id in hub.alerts)
+    with pytest.raises(UnroutableError):  # still nothing takes routed alerts
+        await publisher.publish(routed_event(alert))

@@ -41,7 +41,12 @@ def _value(text: str, name: str, **labels: str) -> float | None:
 
 
 async def test_metrics_after_traffic(
-    app_factory, settings: Settings, publisher: Publisher, redis: Redis, unique: str
+    consumer_queues: None,
+    app_factory,
+    settings: Settings,
+    publisher: Publisher,
+    redis: Redis,
+    unique: str,
 ) -> None:
     app, client = await app_factory()
     await wait_feed_up(app)

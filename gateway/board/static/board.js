@@ -117,11 +117,13 @@
 
   function setFeed(feed) {
     const pill = $("feed"), banner = $("banner");
-    const up = feed.state === "up";
-    pill.className = "pill " + (up ? "pill-up" : "pill-down");
-    pill.textContent = up ? "实时 live" : "中断 feed " + feed.state;
+    const up = feed.state === "up", waiting = feed.state === "waiting";
+    pill.className = "pill " + (up ? "pill-up" : waiting ? "pill-wait" : "pill-down");
+    pill.textContent = up ? "实时 live" : waiting ? "等待 waiting" : "中断 feed " + feed.state;
     banner.classList.toggle("hidden", up);
-    banner.textContent = up ? "" : "⚠ 消息总线连接中断，画面可能不是最新 — bus feed " + feed.state + " since " + hhmmss(feed.since) + (feed.detail ? " (" + feed.detail + ")" : "");
+    banner.classList.toggle("warn", waiting);
+    const head = waiting ? "⚠ 尚无消费队列，暂无数据 — no consumer queues yet" : "⚠ 消息总线连接中断，画面可能不是最新 — bus feed " + feed.state;
+    banner.textContent = up ? "" : head + " since " + hhmmss(feed.since) + (feed.detail ? " (" + feed.detail + ")" : "");
   }
 
   function applySnapshot(s) {
