@@ -182,3 +182,33 @@ async def test_duty_check_batch_planned_by_api_called_by_runner(
     assert outcomes == {"ls-fire": "answered", "ls-water": "missed"}
     r = await client.get("/v1/dutychecks/flags", params={"period": "2026-11"})
     assert r.status_code == 200 and r.json()["flagged"] == {}
+
+
+async def test_no_body_ever_gets_a_server_error(
+    call_settings: Settings, redis: Redis, directory: DirectoryStore, publisher: Publisher,
+    app_factory: Factory,
+) -> None:
+    """Seeded fuzz: odd values in every field give a clear 4xx (or 202), never a 500."""
+    _, client = await app_factory(call_settings)
+    rng = random.Random(20261123)
+    odd: list[Any] = [None, "", " ", "ls-fire", "x" * 300, "\r\nAction: Command", "110",
+                      "+8613800138000", "13800138000", -1, 0, 3, 2**40, 1.5, True, [], {},
+                      ["ls-fire"], ["ls-fire", "ls-fire"], "exercise", "2026-11-23T01:00:00Z",
+                      "2026-11-23T01:00:00", "全角１３８００１３８０００"]
+    keys = {
+        "/v1/calls/1795444221.103/three-way": ["unit_id", "number", "incident_id", "order_id",
+                                               "operator_channel", "caller_channel", "status"],
+        "/v1/calls/1795444221.103/transfer-12345": ["operator_channel", "incident_id",
+                                                    "status"],
+        "/v1/dutychecks": ["units", "tier", "all", "start_at", "window_minutes", "status"],
+    }
+    seen: set[int] = set()
+    async with ami_process(call_settings, redis, publisher, ScriptedPort(gate=asyncio.Event())):
+        for _ in range(150):
+            url = rng.choice(list(keys))
+            fields = rng.sample(keys[url], rng.randint(0, min(4, len(keys[url]))))
+            body = {k: rng.choice(odd) for k in fields}
+            r = await client.post(url, json=body)
+            assert r.status_code in (202, 404, 409, 422), (url, body, r.status_code, r.text)
+            seen.add(r.status_code)
+    assert {202, 422} <= seen
