@@ -100,11 +100,16 @@ def alert_event(text: str, channel: str = "sms", **kw: Any) -> tuple[Alert, Clou
     return alert, make_event(alert, source="/test/webhook", subject=alert.incident_id)
 
 
-def routed_event(alert: Alert, destination: str = "command-centre") -> CloudEvent:
+def routed_event(
+    alert: Alert,
+    destination: str = "command-centre",
+    category: str = "fire",
+    rule: str = "fire-smoke",
+) -> CloudEvent:
     decision = RoutingDecision(
         destination=destination,  # type: ignore[arg-type]
-        category="fire",
-        rule="fire-smoke",
+        category=category,
+        rule=rule,
         matched=["着火"],
         emergency=destination != "12345",
     )

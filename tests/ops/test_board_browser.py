@@ -51,8 +51,10 @@ async def test_board_renders_in_headless_chromium(
     for event in (fire_received, leak_received, boat_received):
         await publisher.publish(event)
     await publisher.publish(routed_event(fire, "command-centre"))
-    await publisher.publish(routed_event(leak, "12345"))
-    await publisher.publish(routed_event(boat, "ocean-fishery"))
+    await publisher.publish(routed_event(leak, "12345", "municipal-defect", "streetlight"))
+    await publisher.publish(
+        routed_event(boat, "ocean-fishery", "vessel-distress", "fishing-vessel-flooding")
+    )
     _, soon_issued = order_event("A3F9", "fire-dinghai", arrive_in=timedelta(minutes=3))
     late, late_issued = order_event("B7K2", "police-dinghai", arrive_in=timedelta(minutes=-1))
     _, calm_issued = order_event("C5M8", "water-utility", arrive_in=timedelta(minutes=25))
