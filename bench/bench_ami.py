@@ -83,7 +83,7 @@ def interleaved_calls(calls: int) -> list[Frame]:
     return [copies[k][i] for i in range(len(burst)) for k in range(len(copies))]
 
 
-async def bench_end_to_end(calls: int, *, via_spool: bool = True) -> dict[str, float]:
+async def bench_end_to_end(calls: int, *, via_spool: bool = True) -> dict[str, float | int]:
     tag = uuid.uuid4().hex[:10]
     vhost = f"lgbench-{tag}"
     await _create_vhost(vhost)
@@ -141,7 +141,7 @@ async def bench_end_to_end(calls: int, *, via_spool: bool = True) -> dict[str, f
             "alerts": expected_alerts, "seconds": dt, "send_seconds": sent,
             "ami_events_per_s": len(frames) / dt,
             "published_per_s": (expected + expected_alerts) / dt,
-            "on_queue": queued.message_count, "spooled": spool.depth(),
+            "on_queue": queued.message_count or 0, "spooled": spool.depth(),
             "duplicates": bridge.stats["duplicates"], "via_spool": via_spool,
         }
     finally:
@@ -158,7 +158,7 @@ def main() -> None:
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     data = read_transcript(capture_path("11")).received()
-    results = {
+    results: dict[str, dict[str, float | int]] = {
         "parser": bench_parser(data, args.rounds),
         "parse_map": bench_parse_map(data, args.rounds),
         "end_to_end": asyncio.run(bench_end_to_end(args.calls)),

@@ -232,6 +232,7 @@ class FakeAmi:
         self.auth_fail_delay = auth_fail_delay
         self.time_scale = time_scale
         self.host = host
+        self.conference_context = "linkage-conf"
         self.port = 0
         self.received_actions: list[Frame] = []
         self.silent_actions: set[str] = set()  # lower-case names recorded but never answered
@@ -648,19 +649,48 @@ class FakeAmi:
         dual = bool(f.get("ExtraChannel"))
         s.respond(aid, "Success", ("Message", "Dual Redirect successful" if dual else "Redirect successful"))
         await s.writer.drain()
-        # leave the current bridge(s), as 03 shows after the dual Redirect
-        frames: list[Frame] = []
-        for name in filter(None, (target, f.get("ExtraChannel"))):
-            chan = self._find_channel(name)
-            if chan and chan.bridge and chan.bridge in self.bridges:
-                bridge = list(self.bridges[chan.bridge])
-                count = max(0, int(dict(bridge)["BridgeNumChannels"]) - 1)
-                bridge = [(k, str(count) if k == "BridgeNumChannels" else v) for k, v in bridge]
-                snap = _with(chan.snapshot, Context=f.get("Context") or "", Exten=f.get("Exten") or "")
-                frames.append(Frame([*_head("BridgeLeave"), *bridge, *snap]))
-        await self.emit(frames)
+        # as 03 shows: both leave their bridge (destroyed when empty), then run the
+        # dialplan at Context/Exten; a ConfBridge room named Exten is joined (or started)
+        context, exten = f.get("Context") or "", f.get("Exten") or ""
+        moved = [c for c in (self._find_channel(f.get("ExtraChannel") or ""),
+                             self._find_channel(target)) if c is not None]
+        for chan in moved:
+            await self._leave_bridge(chan, Context=context, Exten=exten)
+        for chan in moved:
+            chan.snapshot = _with(chan.snapshot, Context=context, Exten=exten)
+            if context == self.conference_context:
+                await self._join_conference(chan, exten)
+
+    async def _leave_bridge(self, chan: LiveChannel, **snap: str) -> None:
+        if not chan.bridge or chan.bridge not in self.bridges:
+            return
+        bridge = list(self.bridges[chan.bridge])
+        count = max(0, int(dict(bridge)["BridgeNumChannels"]) - 1)
+        bridge = [(k, str(count) if k == "BridgeNumChannels" else v) for k, v in bridge]
+        await self.emit([Frame([*_head("BridgeLeave"), *bridge, *_with(chan.snapshot, **snap)])])
+        if count == 0:
+            await self.emit([Frame([*_head("BridgeDestroy"), *bridge])])
+
+    async def _join_conference(self, chan: LiveChannel, room: str) -> None:
+        bridge = next((b for b in self.bridges.values() if dict(b).get("BridgeName") == room), None)
+        if bridge is None:
+            tmpl = dict(template("03", "ConfbridgeStart").headers)
+            bridge = [(k, tmpl[k]) for k in BRIDGE_KEYS]
+            bridge = _with(bridge, BridgeUniqueid=str(uuid.uuid4()), BridgeName=room,
+                           BridgeNumChannels="0")
+            await self.emit([Frame([*_head("BridgeCreate"), *bridge])])
+            await self.emit([Frame([*_head("ConfbridgeStart"), ("Conference", room),
+                                    *_with(bridge, BridgeNumChannels="1")])])
+            bridge = self.bridges[dict(bridge)["BridgeUniqueid"]]
+        count = str(int(dict(bridge)["BridgeNumChannels"]) + 1)
+        entered = _with(bridge, BridgeNumChannels=count)
+        await self.emit([Frame([*_head("BridgeEnter"), *entered, *chan.snapshot])])
+        await self.emit([Frame([*_head("ConfbridgeJoin"), ("Conference", room), *entered,
+                                *chan.snapshot, ("Admin", "No"), ("Muted", "No")])])
 
     async def _a_blindtransfer(self, s: _Session, f: Frame, aid: str | None) -> None:
+        """As 07: Transfer succeeded, BlindTransfer, both leave the bridge, the transferer
+        hangs up, its peer runs Context/Exten."""
         target = f.get("Channel") or ""
         chan = self._find_channel(target)
         if chan is None:
@@ -668,7 +698,20 @@ class FakeAmi:
             return
         s.respond(aid, "Success", ("Message", "Transfer succeeded"))
         await s.writer.drain()
-        await self.emit(self._hangup_events(chan, 16, soft=False))
+        context, exten = f.get("Context") or "", f.get("Exten") or ""
+        peer = next((c for c in self.channels.values()
+                     if c is not chan and chan.bridge and c.bridge == chan.bridge), None)
+        if peer is not None and chan.bridge in self.bridges:
+            event: H = [*_head("BlindTransfer"), ("Result", "Success")]
+            event += [(f"Transferer{k}", v) for k, v in chan.snapshot]
+            event += [(f"Transferee{k}", v) for k, v in peer.snapshot]
+            event += [*self.bridges[chan.bridge], ("IsExternal", "Yes"),
+                      ("Context", context), ("Extension", exten)]
+            await self.emit([Frame(event)])
+            await self._leave_bridge(chan)
+            await self._leave_bridge(peer, Context=context, Exten=exten)
+            peer.snapshot = _with(peer.snapshot, Context=context, Exten=exten)
+        await self.emit(self._hangup_events(chan, 16, soft=False)[-1:])
 
     async def _a_originate(self, s: _Session, f: Frame, aid: str | None) -> None:
         dial = f.get("Channel")

@@ -93,7 +93,7 @@ def test_encode_action_refuses_header_injection() -> None:
 
 _key = st.from_regex(r"\A[A-Za-z][A-Za-z0-9_()/.-]{0,20}\Z")
 _value = st.text(
-    alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\r\n"),
+    alphabet=st.characters(exclude_categories=["Cs"], exclude_characters="\r\n"),
     max_size=40,
 )
 _frame = st.builds(

@@ -115,3 +115,43 @@ async def test_channels_redirect_and_hangup(fake: FakeAmi, port: AmiTelephony) -
     with pytest.raises(AmiActionError, match="does not exist"):
         await port.blind_transfer(channel="PJSIP/operator-deadbeef", context="hotline", exten="12345")
     await port.blind_transfer(channel=operator.channel, context="hotline", exten="12345")
+
+
+async def test_redirect_joins_the_room_and_transfer_moves_the_caller(
+    fake: FakeAmi, port: AmiTelephony
+) -> None:
+    events = port.events()
+    await fake.inject("02", until=lambda f: f.name == "BridgeEnter" and "trunk" in f["Channel"])
+    chans = {c.channel.split("-")[0]: c for c in await port.channels()}
+    caller, operator = chans["PJSIP/trunk"], chans["PJSIP/operator"]
+    await port.redirect(channel=caller.channel, extra_channel=operator.channel,
+                        context="linkage-conf", exten="900124")
+    after = {c.channel: c for c in await port.channels()}
+    room = after[caller.channel].bridge_id
+    assert room and room != caller.bridge_id and after[operator.channel].bridge_id == room
+    assert after[caller.channel].exten == "900124"
+    seen: list[str] = []
+    async for ev in events:
+        seen.append(ev["Event"])
+        if seen.count("ConfbridgeJoin") == 2:
+            break
+    tail = [e for e in seen[seen.index("BridgeLeave") :] if e not in ("VarSet", "Newexten")]
+    assert tail == [
+        "BridgeLeave", "BridgeLeave", "BridgeDestroy", "BridgeCreate", "ConfbridgeStart",
+        "BridgeEnter", "ConfbridgeJoin", "BridgeEnter", "ConfbridgeJoin",
+    ]
+    # a fresh call, transferred to 12345 by its operator
+    await fake.inject("02", rename="t",
+                      until=lambda f: f.name == "BridgeEnter" and "trunk" in f["Channel"])
+    chans = {c.channel: c for c in await port.channels() if c.channel.endswith("-t")}
+    op = next(c for c in chans.values() if c.channel.startswith("PJSIP/operator"))
+    await port.blind_transfer(channel=op.channel, context="hotline", exten="12345")
+    async for ev in events:
+        if ev["Event"] == "BlindTransfer":
+            assert ev["TransfererChannel"] == op.channel and ev["Extension"] == "12345"
+            break
+    left = {c.channel: c for c in await port.channels()}
+    assert op.channel not in left
+    caller_t = next(c for c in left.values() if c.channel.startswith("PJSIP/trunk") and
+                    c.channel.endswith("-t"))
+    assert (caller_t.context, caller_t.exten) == ("hotline", "12345")
