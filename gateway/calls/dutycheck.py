@@ -28,7 +28,7 @@ from contracts.envelope import make_event
 from gateway.calls.dutycheck_store import DutyCheckStore, PlannedCheck
 from gateway.calls.emit import Emit, emit_safely
 from gateway.calls.evidence import DutyLineMiss, append_miss
-from gateway.calls.numbers import dial_string, mask_phone
+from gateway.calls.numbers import dial_string, line_kind, mask_phone
 from gateway.directory.schedule import accepts_orders_now
 from gateway.directory.store import DirectoryStore
 from gateway.settings import Settings
@@ -89,6 +89,7 @@ def plan_batch(
                 number=number,
                 due_at=start + timedelta(seconds=offset),
                 status=status,
+                line=line_kind(unit.duty_phones, number),
             )
         )
     return sorted(checks, key=lambda c: c.due_at)
@@ -171,7 +172,7 @@ class DutyCheckRunner:
         number = check_number(unit, self._directory.on_duty_liaisons(unit, now))
         if number is None:
             return check, "unit has no number to call"
-        return replace(check, number=number), None
+        return replace(check, number=number, line=line_kind(unit.duty_phones, number)), None
 
     async def _originate(self, check: PlannedCheck) -> OriginateOutcome:
         try:
@@ -226,6 +227,7 @@ class DutyCheckRunner:
                     source="dutycheck",
                     ref=check.check_id,
                     status=check.status,
+                    line=check.line,
                 ),
             )
         await self._store.finish(result, check.status, period, counted)

@@ -44,6 +44,7 @@ class PlannedCheck:
     number: str
     due_at: datetime
     status: EventStatus
+    line: str = "duty"  # duty | liaison: which of the unit's lines is checked
 
     def to_json(self) -> str:
         data = asdict(self)

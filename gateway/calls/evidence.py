@@ -32,12 +32,14 @@ class DutyLineMiss:
     started_at: datetime | None = None
     incident_id: str | None = None
     order_id: str | None = None
+    line: str = "duty"       # duty (duty-room phone) | liaison (liaison's mobile)
 
     def fields(self) -> dict[FieldT, EncodableT]:
         return {
             "kind": "duty_line_miss",
             "unit_id": self.unit_id,
             "number": self.number,
+            "line": self.line,
             "at": self.at.isoformat(),
             "started_at": self.started_at.isoformat() if self.started_at else "",
             "cause": "" if self.cause is None else str(self.cause),

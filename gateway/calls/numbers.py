@@ -42,3 +42,8 @@ def dial_order(
         if number not in order:
             order.append(number)
     return order
+
+
+def line_kind(duty_phones: Sequence[str], number: str) -> str:
+    """Which of a unit's lines a number is, for evidence: `duty` room or `liaison` mobile."""
+    return "duty" if number in duty_phones else "liaison"

@@ -30,7 +30,7 @@ from contracts.envelope import CloudEvent, make_event
 from gateway.calls.emit import Emit, emit_safely
 from gateway.calls.evidence import DutyLineMiss, append_miss
 from gateway.calls.legs import find_legs
-from gateway.calls.numbers import dial_order, dial_string, mask_phone
+from gateway.calls.numbers import dial_order, dial_string, line_kind, mask_phone
 from gateway.calls.rooms import mark_joined, room_for, was_joined
 from gateway.calls.state import TERMINAL, RequestStore
 from gateway.directory.store import DirectoryStore
@@ -69,6 +69,7 @@ class _Call:
     room: str | None = None
     caller: str | None = None
     operator: str | None = None
+    duty_phones: tuple[str, ...] = ()
 
 
 class ThreeWayOrchestrator:
@@ -133,6 +134,7 @@ class ThreeWayOrchestrator:
         if call.caller is None or call.operator is None:
             await self._fail(call, "caller-gone", detail="caller or operator leg not found")
             return
+        call.duty_phones = tuple(unit.duty_phones)
         liaisons = self._directory.on_duty_liaisons(unit, self._clock())
         numbers = dial_order(unit.duty_phones, [li.mobile for li in liaisons], req.number)
         call.room = await room_for(self._redis, self._settings, req.incident_id)
@@ -240,6 +242,7 @@ class ThreeWayOrchestrator:
                 status=call.status,
                 incident_id=req.incident_id,
                 order_id=req.order_id,
+                line=line_kind(call.duty_phones, number),
             ),
         )
         await self._store.note(

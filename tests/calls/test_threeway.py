@@ -136,6 +136,7 @@ async def test_nobody_answers_fails_with_every_miss_recorded(
     assert failed["reason"] == "no-answer" and failed["attempt"] == 3 and failed["cause"] == 19
     misses = await evidence(redis, call_settings)
     assert [m["number"] for m in misses] == [DUTY_1, DUTY_2, LIAISON]
+    assert [m["line"] for m in misses] == ["duty", "duty", "liaison"]
     view = await orch._store.get(command.request_id)
     assert view is not None and view["state"] == "failed"
     assert [h.get("event", h.get("state")) for h in view["history"]] == [
