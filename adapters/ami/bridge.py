@@ -222,7 +222,7 @@ class CallBridge:
             for raw_uid, raw in known.items():
                 uid = raw_uid.decode() if isinstance(raw_uid, bytes) else str(raw_uid)
                 record = json.loads(raw)
-                if uid in live or record.get("gen", 0) >= generation:
+                if uid in live or record.get("gen") == generation:  # seen live on this link
                     continue
                 if await self._end(uid):
                     self.stats["synthetic_hangups"] += 1

@@ -17,6 +17,7 @@ import itertools
 import logging
 import random
 import socket
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -267,7 +268,7 @@ class AmiClient:
         link = self._link
         if link is None or (not link.logged_in and not during_login):
             raise AmiNotConnected(f"{name} not sent: AMI link is down")
-        aid = action_id or f"lg-{link.generation}-{next(self._ids)}"
+        aid = action_id or f"lg-{next(self._ids)}"
         if aid in self._pending:
             raise ValueError(f"ActionID {aid!r} is already in flight")
         data = encode_action(name, aid, headers)  # FrameError on CR/LF injection: not sent
@@ -332,7 +333,9 @@ class AmiClient:
             asyncio.open_connection(cfg.host, cfg.port), cfg.connect_timeout_s
         )
         _tcp_keepalive(writer, cfg.keepalive_idle_s)
-        self.generation += 1
+        # unique across connections AND process restarts: the bridge tells "seen on this
+        # link" from "left over from an earlier one" by equality with it
+        self.generation = max(time.time_ns(), self.generation + 1)
         link = _Link(writer, self.generation)
         self._link = link
         reader_task = asyncio.create_task(self._read(reader, link), name="ami-reader")

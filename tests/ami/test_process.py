@@ -177,3 +177,21 @@ async def test_default_process_runs_the_call_orchestration_too(
         assert alert.data["called"] == "110"
     finally:
         await _stop(task)
+
+
+async def test_restart_ends_calls_that_ended_while_the_gateway_was_down(
+    settings: Settings, fake: FakeAmi, bus_probe: Probe, redis: Any
+) -> None:
+    """State left by an earlier process run (its own connection ids) is reconciled too."""
+    calls = await bus_probe("call.event.#")
+    record = '{"channel": "PJSIP/trunk-00000001", "linked_id": "1795440000.1", "gen": 1}'
+    await redis.hset(settings.key("ami", "channels"), "1795440000.1", record)
+    task = await _start(settings, fake)
+    try:
+        [event] = await calls.take(1)
+        assert (event.data["state"], event.data["call_id"]) == ("hangup", "1795440000.1")
+        assert event.data["source_event"] == "Reconcile"
+        await calls.assert_nothing(0.3)
+        assert not await redis.hexists(settings.key("ami", "channels"), "1795440000.1")
+    finally:
+        await _stop(task)
