@@ -10,14 +10,17 @@ from typing import Any
 
 import structlog
 
-# mobiles (+86 1xx…), landlines and bare 11-digit mobiles; keep the last 4 digits
-_PHONE = re.compile(r"(?<!\d)(\+\d{1,3})?(1[3-9]\d|0\d{3})\d{3,4}(\d{4})(?!\d)")
+# Any E.164 number (+ and 8-15 digits), or a bare national mobile / landline: keep the
+# country and leading digits and the last four, enough to tell calls apart, not to dial.
+_E164 = re.compile(r"(?<![\d+])\+(\d{5})\d{2,6}(\d{4})(?!\d)")
+_NATIONAL = re.compile(r"(?<![\d+])(1[3-9]\d|0\d{3})\d{3,4}(\d{4})(?!\d)")
 _SECRET_KEYS = ("secret", "token", "password", "aes_key", "api_key", "authorization", "signature")
 
 
 def mask_phone(text: str) -> str:
     """`+8613800138000` → `+86138****8000`: enough to tell calls apart, not to dial."""
-    return _PHONE.sub(lambda m: f"{m.group(1) or ''}{m.group(2)}****{m.group(3)}", text)
+    text = _E164.sub(lambda m: f"+{m.group(1)}****{m.group(2)}", text)
+    return _NATIONAL.sub(lambda m: f"{m.group(1)}****{m.group(2)}", text)
 
 
 def _mask_processor(

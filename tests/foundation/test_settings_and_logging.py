@@ -54,6 +54,8 @@ def test_bad_values_fail_with_the_variable_named(
         ("caller +8613800138000 dialled", "caller +86138****8000 dialled"),
         ("13800138000", "138****8000"),
         ("landline 05782123456", "landline 0578****3456"),
+        ("duty room +8657812345001", "duty room +86578****5001"),
+        ("+14155552671", "+14155****2671"),
         ("order K7QF at 20:15", "order K7QF at 20:15"),
     ],
 )
