@@ -103,7 +103,7 @@ _frame = st.builds(
 )
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(st.lists(_frame, min_size=1, max_size=8), st.lists(st.integers(1, 64), max_size=40))
 def test_random_frames_roundtrip_through_random_chunks(
     frames: list[list[tuple[str, str]]], cuts: list[int]
