@@ -45,13 +45,22 @@ def test_process_starts_logs_and_stops_on_sigterm(process: str, settings: Settin
         "LINKGATE_LOG_JSON": "true",
     }
     proc = subprocess.Popen([LINKGATE, process], stderr=subprocess.PIPE, text=True, env=env)
+    assert proc.stderr is not None
+    seen: list[str] = []
     try:
-        time.sleep(2.5)
-        assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+        deadline = time.monotonic() + 60
+        while not any('"process.started"' in line for line in seen):
+            assert time.monotonic() < deadline, "no process.started within 60 s"
+            line = proc.stderr.readline()
+            assert line, f"{process} exited early: {''.join(seen)[-2000:]}"
+            seen.append(line)
+        time.sleep(1.0)  # let it get to work (connect, declare, consume)
+        assert proc.poll() is None, "".join(seen)
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=30)
     finally:
         if proc.poll() is None:
             proc.kill()
-    assert proc.returncode == 0, err
-    assert '"process.started"' in err and '"process.stopped"' in err
+    out = "".join(seen) + err
+    assert proc.returncode == 0, out[-3000:]
+    assert '"process.stopped"' in out
