@@ -16,7 +16,7 @@ from tests.chaos.services import ChaosRabbit, ChaosRedis, Receiver
 
 pytestmark = pytest.mark.chaos
 
-N_ALERTS = int(os.environ.get("LINKGATE_CHAOS_ALERTS", "2000"))
+N_ALERTS = int(os.environ.get("LINKGATE_CHAOS_ALERTS", "1000"))
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -82,12 +82,25 @@ def sms_form(i: int, run: str = "") -> dict[str, str]:
     }
 
 
+def iter_routes(routes: Iterable[Any], prefix: str = "") -> Iterable[tuple[str, set[str], Any]]:
+    """(path, methods, route) of every endpoint, through included routers (FastAPI ≥ 0.16x
+    wraps them in `_IncludedRouter`, whose `original_router` holds the real routes)."""
+    for route in routes:
+        inner = getattr(route, "original_router", None)
+        if inner is not None:
+            context = getattr(route, "include_context", None)
+            yield from iter_routes(inner.routes, prefix + getattr(context, "prefix", ""))
+            continue
+        path = getattr(route, "path", None)
+        if path is not None:
+            yield prefix + path, set(getattr(route, "methods", None) or ()), route
+
+
 def twilio_path(app: Any) -> str | None:
     """The app's Twilio SMS webhook path, if the route exists yet."""
-    for route in getattr(app, "routes", []):
-        path = getattr(route, "path", "")
-        if "twilio" in path and "sms" in path and "POST" in getattr(route, "methods", set()):
-            return str(path)
+    for path, methods, _ in iter_routes(app.routes):
+        if "twilio" in path and "sms" in path and "POST" in methods:
+            return path
     return None
 
 
@@ -102,6 +115,7 @@ class Intake:
     accepted: set[int] = field(default_factory=set)
     answers: dict[int, int] = field(default_factory=dict)
     retries: int = 0
+    bodies: dict[int, str] = field(default_factory=dict)
 
     @property
     def path(self) -> str | None:
@@ -132,6 +146,7 @@ class Intake:
             )
         except httpx.HTTPError:
             return 599
+        self.bodies[i] = r.text
         return r.status_code
 
     async def send(self, i: int, deadline_s: float = 60.0) -> None:
