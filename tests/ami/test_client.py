@@ -46,6 +46,7 @@ async def test_md5_login_reads_the_banner_version(fake: FakeAmi, client: AmiClie
     challenge, login = fake.received_actions[:2]
     assert challenge["Action"] == "Challenge" and challenge["AuthType"] == "MD5"
     assert login["AuthType"] == "MD5" and len(login["Key"]) == 32 and "Secret" not in login
+    assert login["Events"] == "call,system"  # no dialplan firehose
     pong = await client.action("Ping")
     assert pong["Ping"] == "Pong"
 
@@ -74,7 +75,7 @@ async def test_action_timeout(fake: FakeAmi, client: AmiClient) -> None:
 async def test_events_in_order_and_a_raising_handler_does_not_kill_the_reader(
     fake: FakeAmi,
 ) -> None:
-    c = AmiClient(_config(fake.port))
+    c = AmiClient(_config(fake.port, events="on"))  # the whole firehose, VarSet included
     seen: list[str] = []
 
     async def bad(frame: Frame) -> None:
