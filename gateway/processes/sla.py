@@ -38,6 +38,14 @@ def consumer_specs(
     ]
 
 
+def _raise_if_cancelled() -> None:
+    """A stop asked for during start-up may have been swallowed by the AMQP client's
+    connection code; honour it rather than run on after a SIGTERM."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+
+
 async def run(settings: Settings, clock: Clock | None = None) -> None:
     """Run until cancelled: consumers, timers and the outbox drainer."""
     redis = Redis.from_url(settings.redis_url)
@@ -52,6 +60,7 @@ async def run(settings: Settings, clock: Clock | None = None) -> None:
         publisher = await Publisher.connect(settings)
         timers = SlaTimers(redis, settings, current, clock=clock or utcnow)
         await runner.start()
+        _raise_if_cancelled()
         tasks = [
             asyncio.create_task(timers.run()),
             asyncio.create_task(timers.store.outbox.run_drainer(current)),

@@ -154,3 +154,21 @@ async def test_drill_orders_carry_their_status(
     assert {e.status.value for e in events} == {"exercise"}
     [ev] = [r for r in await read_all(redis, settings) if r.get("order_id") == oid]
     assert ev["status"] == "exercise"
+
+
+async def test_missing_written_report_is_evidence(
+    client: httpx.AsyncClient, redis: Redis, settings: Settings, publisher: Publisher,
+    bus_probe: Probe,
+) -> None:
+    oid = (await issue(client, unit_id="ah-township-meicheng"))["order_id"]  # Anhua: 12 h
+    await feedback(client, oid, "arrived", at(40).isoformat())
+    await feedback(client, oid, "completed", at(90).isoformat())
+    probe = await bus_probe("order.sla.breached")
+    sla = timers(redis, settings, publisher)
+    await sla.tick(at(11 * 60))
+    await probe.assert_nothing(within=0.2)
+    await sla.tick(at(12 * 60))
+    [breach] = await probe.take(1)
+    assert breach.data["milestone"] == "report"
+    [ev] = [r for r in await read_all(redis, settings) if r.get("order_id") == oid]
+    assert (ev["kind"], ev["deadline"]) == ("missing_report", "2026-11-23T14:00:00+00:00")
