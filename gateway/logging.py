@@ -35,18 +35,36 @@ def _mask_processor(
 
 
 def configure_logging(level: str = "INFO", json_logs: bool = True) -> None:
-    """Route structlog and stdlib logging to stderr as one JSON object per line."""
-    logging.basicConfig(format="%(message)s", stream=sys.stderr, level=level, force=True)
+    """One JSON object per line on stderr, for structlog and stdlib loggers alike.
+
+    Stdlib records (aio-pika, uvicorn, our AMI client) go through the same processors,
+    so they are JSON too and phone numbers in them are masked.
+    """
     renderer: Any = (
         structlog.processors.JSONRenderer(ensure_ascii=False)
         if json_logs
         else structlog.dev.ConsoleRenderer()
     )
+    shared: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+    ]
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=[*shared, structlog.stdlib.add_logger_name, _message_masker],
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                _mask_processor,
+                renderer,
+            ],
+        )
+    )
+    logging.basicConfig(level=level, handlers=[handler], force=True)
     structlog.configure(
         processors=[
-            structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            *shared,
             structlog.processors.format_exc_info,
             _mask_processor,
             renderer,
@@ -55,3 +73,13 @@ def configure_logging(level: str = "INFO", json_logs: bool = True) -> None:
         logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
         cache_logger_on_first_use=False,
     )
+
+
+def _message_masker(
+    _: Any, __: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """Stdlib messages arrive pre-formatted in `event`; mask numbers there too."""
+    event = event_dict.get("event")
+    if isinstance(event, str):
+        event_dict["event"] = mask_phone(event)
+    return event_dict

@@ -80,3 +80,13 @@ def test_logs_are_json_with_phones_masked_and_secrets_hidden(
     assert record["sender"] == "+86138****8000"
     assert record["auth_token"] == "***"
     assert "s3cr3t" not in line and "13800138000" not in line
+
+
+def test_stdlib_logs_are_json_and_masked_too(
+    capsys: pytest.CaptureFixture[str], restore_logging: None
+) -> None:
+    configure_logging("INFO", json_logs=True)
+    logging.getLogger("linkgate.ami").warning("duty phone %s busy", "+8657812345001")
+    record = json.loads(capsys.readouterr().err.strip().splitlines()[-1])
+    assert record["event"] == "duty phone +86578****5001 busy"
+    assert record["level"] == "warning" and record["logger"] == "linkgate.ami"
