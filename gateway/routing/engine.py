@@ -78,6 +78,16 @@ class RuleEngine:
         self._phrases: list[str] = []
         compiled = [self._compile(i, rule) for i, rule in enumerate(ruleset.rules)]
         self._rules = sorted(compiled, key=lambda c: (-c.rule.priority, c.order))
+        # Which rules can fire at all given the phrases found: a rule with phrase
+        # conditions needs one of its `any` (or first `all` group) phrases to occur.
+        self._by_phrase: dict[int, list[int]] = {}
+        self._phraseless: list[int] = []
+        for i, c in enumerate(self._rules):
+            gate = c.any or (c.groups[0] if c.groups else frozenset())
+            if not gate:
+                self._phraseless.append(i)
+            for pid in gate:
+                self._by_phrase.setdefault(pid, []).append(i)
         self._automaton = ahocorasick.Automaton()
         for phrase, pid in self._phrase_ids.items():
             self._automaton.add_word(phrase, pid)
@@ -149,7 +159,11 @@ class RuleEngine:
     def classify(self, facts: AlertFacts) -> RoutingDecision:
         """The routing decision for an alert: the first rule (by priority) that holds."""
         hits = self.hits(normalise(facts.text))
-        for c in self._rules:
+        candidates = set(self._phraseless)
+        for pid in hits:
+            candidates.update(self._by_phrase.get(pid, ()))
+        for i in sorted(candidates):
+            c = self._rules[i]
             if c.any and c.any.isdisjoint(hits):
                 continue
             if any(g.isdisjoint(hits) for g in c.groups):

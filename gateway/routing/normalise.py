@@ -8,10 +8,12 @@ once, in simplified Chinese; both the rule phrases and the alert text go through
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from functools import lru_cache
 from pathlib import Path
 
+import ahocorasick
 import opencc
 
 from contracts import Script
@@ -48,14 +50,56 @@ def _script_tables() -> tuple[frozenset[str], frozenset[str]]:
     return hant, hans
 
 
+class _T2S:
+    """OpenCC's t2s (TSPhrases, then TSCharacters; first candidate), compiled for speed.
+
+    The pure-Python OpenCC matcher costs ~300 µs per sentence; here the phrase table is an
+    Aho-Corasick automaton (longest match wins) and the character table a `str.translate`
+    map, both built from OpenCC's own t2s dictionaries. `tests/routing/test_normalise.py`
+    checks the output is OpenCC's on every traditional text of the labelled sets.
+    """
+
+    def __init__(self) -> None:
+        self._chars = str.maketrans(
+            {k: v[0] for k, v in _read_pairs("TSCharacters.txt").items() if len(k) == 1}
+        )
+        self._phrases = ahocorasick.Automaton()
+        for key, values in _read_pairs("TSPhrases.txt").items():
+            self._phrases.add_word(key, (len(key), values[0]))
+        self._phrases.make_automaton()
+
+    def convert(self, text: str) -> str:
+        parts: list[str] = []
+        pos = 0
+        for end, (length, value) in self._phrases.iter_long(text):
+            start = end - length + 1
+            parts.append(text[pos:start].translate(self._chars))
+            parts.append(value)
+            pos = end + 1
+        parts.append(text[pos:].translate(self._chars))
+        return "".join(parts)
+
+
 @lru_cache(maxsize=1)
-def _converter() -> opencc.OpenCC:
-    return opencc.OpenCC("t2s")
+def _converter() -> _T2S:
+    return _T2S()
 
 
-def _is_cjk(ch: str) -> bool:
-    cp = ord(ch)
-    return 0x4E00 <= cp <= 0x9FFF or 0x3400 <= cp <= 0x4DBF or 0x20000 <= cp <= 0x2FFFF
+@lru_cache(maxsize=1)
+def _drop_table() -> dict[int, None]:
+    """Every code point whose category is folded away, for one C-level `translate`."""
+    # planes 0-1 hold every space/punctuation/control character; plane 14 the invisible
+    # tag characters (format, used to smuggle text past filters). Planes 2-13 and 15-16
+    # are ideographs and private use: nothing there to drop, and skipping them keeps
+    # start-up fast.
+    spans = (range(0x0000, 0x20000), range(0xE0000, 0xE1000))
+    return {
+        cp: None for span in spans for cp in span
+        if unicodedata.category(chr(cp)) in _DROP_CATEGORIES
+    }
+
+
+_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\U00020000-\U0002ffff]")
 
 
 def detect_script(text: str) -> Script:
@@ -65,36 +109,41 @@ def detect_script(text: str) -> Script:
     distinguishing one counts as simplified (the local default).
     """
     hant, hans = _script_tables()
-    has_hant = has_hans = has_cjk = False
-    for ch in text:
-        if ch in hant:
-            has_hant = True
-        elif ch in hans:
-            has_hans = True
-        elif not has_cjk and _is_cjk(ch):
-            has_cjk = True
-        if has_hant and has_hans:
-            return Script.MIXED
+    has_hant = not hant.isdisjoint(text)
+    has_hans = not hans.isdisjoint(text)
+    if has_hant and has_hans:
+        return Script.MIXED
     if has_hant:
         return Script.TRADITIONAL
-    if has_hans or has_cjk:
+    if has_hans or _CJK.search(text):
         return Script.SIMPLIFIED
     return Script.OTHER
 
 
 def _fold(text: str) -> str:
-    """NFKC (full-width → half-width, compatibility forms), lower case, drop spacing/punct."""
-    text = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", text).casefold())
-    return "".join(ch for ch in text if unicodedata.category(ch) not in _DROP_CATEGORIES)
+    """NFKC (full-width → half-width, compatibility forms), case folded, spacing and
+    punctuation dropped. Full-width punctuation is dropped before NFKC, so the costly
+    normalisation only runs for text that still needs it (full-width letters/digits)."""
+    drop = _drop_table()
+    text = text.translate(drop)
+    normalised = False
+    if not unicodedata.is_normalized("NFKC", text):
+        text = unicodedata.normalize("NFKC", text)
+        normalised = True
+    folded = text.casefold()
+    if folded != text and not unicodedata.is_normalized("NFKC", folded):
+        folded = unicodedata.normalize("NFKC", folded)
+        normalised = True
+    return folded.translate(drop) if normalised else folded
 
 
 def to_simplified(text: str) -> str:
     """Traditional → simplified (OpenCC t2s); text without traditional characters is
     returned as is, which keeps the common case fast."""
     hant, _ = _script_tables()
-    if not any(ch in hant for ch in text):
+    if hant.isdisjoint(text):
         return text
-    return str(_converter().convert(text))
+    return _converter().convert(text)
 
 
 def normalise(text: str) -> str:

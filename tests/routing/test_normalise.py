@@ -50,3 +50,22 @@ def test_normalised_text_has_no_spacing_or_traditional(text: str) -> None:
     once = normalise(text)
     assert not any(ch.isspace() for ch in once)
     assert detect_script(once) in (Script.SIMPLIFIED, Script.OTHER)
+
+
+def test_fast_t2s_is_opencc_t2s_on_the_labelled_texts() -> None:
+    import json
+    from pathlib import Path
+
+    import opencc
+
+    from gateway.routing.normalise import to_simplified
+
+    reference = opencc.OpenCC("t2s")
+    data = Path(__file__).resolve().parent / "data"
+    texts = [
+        json.loads(line)["text"]
+        for name in ("dev.jsonl", "heldout.jsonl")
+        for line in (data / name).open(encoding="utf-8")
+    ]
+    differing = [t for t in texts if to_simplified(t) != reference.convert(t)]
+    assert not differing, differing[:5]
