@@ -66,3 +66,13 @@ async def test_signed_but_invalid_body_is_422_and_publishes_nothing(
     r = await signed_post(pclient, "/v1/tickets", TICKET | {"lat": 28.4})
     assert (r.status_code, r.json()["detail"]) == (422, "lat-lon-together")
     await probe.assert_nothing(within=0.3)
+
+
+def test_docs_worked_example_signature() -> None:
+    """docs/orders.md shows this signature: the integrator's reference must stay true."""
+    from gateway.exchanges.auth import sign
+
+    body = '{"ticket_id":"GD20261123-0042","text":"来电称家中老人昏迷","caller":"13957800888"}'
+    sig = sign("s3cret-12345", "POST", "/v1/tickets", "1795400000", "8f14e45fceea167a",
+               body.encode())
+    assert sig == "6ab46aa78414510ac3c4a3025ade4f9d6986bc01674dbdf6939f09ef4034b3eb"
