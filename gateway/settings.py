@@ -122,7 +122,7 @@ class Settings(BaseSettings):
     rabbitmq_mgmt_url: AnyUrl = AnyUrl("http://127.0.0.1:15672")
     ops_refresh_s: float = Field(5.0, gt=0, le=300, description="gauge refresh period")
 
-    # --- orders, deadlines, platform exchanges, supervision (gateway/orders, exchanges, supervision)
+    # --- orders, deadlines, platform exchanges, supervision
     deadline_profile: str = Field("lishui", description="default profile: lishui|zhoushan|anhua")
     deadline_jurisdictions: dict[str, str] = Field(
         default_factory=dict, description="jurisdiction -> deadline profile name"

@@ -10,7 +10,9 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
-OriginateResult = Literal["answered", "busy", "no-answer", "congestion", "unavailable", "failed", "unknown"]
+OriginateResult = Literal[
+    "answered", "busy", "no-answer", "congestion", "unavailable", "failed", "unknown"
+]
 
 
 @dataclass(frozen=True)
