@@ -60,3 +60,11 @@ def test_accuracy_on_the_whole_set() -> None:
     wrong = _wrong(results)
     accuracy = 1 - len(wrong) / len(results)
     assert accuracy >= 0.97, f"{accuracy:.3f}; wrong: {wrong[:20]}"
+
+
+def test_emergencies_phrased_like_complaints_never_reach_12345() -> None:
+    """Emergencies wrapped in complaint or consultation words ("请问…", "投诉物业…",
+    "反映一下…"): the 12345 rules must never take them."""
+    results = _results(_load("adversarial"))
+    leaked = [(r["text"], got) for r, got in results if got == "12345"]
+    assert not leaked
