@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, Response, status
+from fastapi import Path as FastApiPath
 from pydantic import BaseModel, Field
 
 from contracts.common import Identifier, new_id, utcnow
@@ -91,7 +92,7 @@ async def get_order(
 
 @router.post("/{order_id}/feedback")
 async def post_feedback(
-    order_id: str,
+    order_id: Annotated[Identifier, FastApiPath()],
     body: FeedbackRequest,
     request: Request,
     _: Annotated[Caller, Depends(require_scope("orders:write"))],
