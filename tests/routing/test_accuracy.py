@@ -68,3 +68,5 @@ def test_emergencies_phrased_like_complaints_never_reach_12345() -> None:
     results = _results(_load("adversarial"))
     leaked = [(r["text"], got) for r, got in results if got == "12345"]
     assert not leaked
+    wrong = _wrong(results)
+    assert not wrong, wrong
