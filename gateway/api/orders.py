@@ -20,7 +20,9 @@ from gateway.orders.store import OrderError
 
 router = APIRouter(prefix="/v1/orders", tags=["orders"])
 
-_UNPROCESSABLE = {"handed-to-unit-required", "unknown-unit", "issued-at-needs-timezone"}
+_UNPROCESSABLE = {
+    "handed-to-unit-required", "unknown-unit", "issued-at-needs-timezone", "issued-at-out-of-range",
+}
 
 
 class FeedbackRequest(BaseModel):

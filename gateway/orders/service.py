@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import structlog
@@ -25,6 +25,8 @@ from gateway.orders.store import OrderError, OrderStore
 from gateway.settings import Settings
 
 log = structlog.get_logger(__name__)
+
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)  # a typo'd year must not overflow deadlines
 
 
 def _sms() -> list[OrderChannel]:
@@ -66,6 +68,8 @@ class Orders:
         if unit is None:
             raise OrderError(422, "unknown-unit")
         issued_at = req.issued_at or utcnow()
+        if not EARLIEST <= issued_at <= utcnow() + timedelta(days=1):
+            raise OrderError(422, "issued-at-out-of-range")
         try:
             deadlines = compute_deadlines(self.settings, unit, issued_at, on_site=req.on_site)
         except UnknownProfileError as exc:
@@ -116,9 +120,12 @@ class Orders:
         order = model
         d = order.deadlines
         if d.acknowledge_by is None and d.arrive_by is None and d.report_by is None:
-            deadlines = compute_deadlines(
-                self.settings, unit, order.issued_at, on_site=order.on_site
-            )
+            try:
+                deadlines = compute_deadlines(
+                    self.settings, unit, order.issued_at, on_site=order.on_site
+                )
+            except OverflowError as exc:
+                raise PermanentError("issued-at-out-of-range", model.order_id) from exc
             order = order.model_copy(update={"deadlines": deadlines})
         try:
             await self.store.issue(order, unit, event.status, publish=False, may_recode=False)

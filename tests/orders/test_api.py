@@ -61,6 +61,12 @@ async def test_unknown_unit_or_bad_body_changes_nothing(
               "issued_at": "2026-11-23T02:00:00"},
     )
     assert r.status_code == 422
+    r = await client.post(
+        "/v1/orders",
+        json={"incident_id": "I", "unit_id": "ls-fire", "instructions": "x",
+              "issued_at": "9999-12-31T23:00:00+00:00"},
+    )
+    assert (r.status_code, r.json()["detail"]) == (422, "issued-at-out-of-range")
     await probe.assert_nothing(within=0.3)
     assert await redis.keys(settings.key("orders", "*")) == []
 
