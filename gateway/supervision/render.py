@@ -95,18 +95,22 @@ def to_html(report: dict[str, Any]) -> str:
     scored = [u for u in units if u["orders"] or u["deductions"]]
     charts = [
         bar_chart(
-            "到场及时率(按单位)",
-            [(_label(u), u["arrived"]["on_time_rate"]) for u in scored], pct=True,
-            colour="#2e7d32",
+            "到场及时率(按单位,低者在前)",
+            _worst_first([(_label(u), u["arrived"]["on_time_rate"]) for u in scored]),
+            pct=True, colour="#2e7d32",
         ),
         bar_chart(
-            "指令确认及时率(按单位)",
-            [(_label(u), u["acknowledged"]["on_time_rate"]) for u in scored], pct=True,
-            colour="#1565c0",
+            "指令确认及时率(按单位,低者在前)",
+            _worst_first([(_label(u), u["acknowledged"]["on_time_rate"]) for u in scored]),
+            pct=True, colour="#1565c0",
         ),
         bar_chart(
             "扣分合计(按单位)",
-            [(_label(u), float(u["deduction_points"])) for u in scored if u["deduction_points"]],
+            sorted(
+                ((_label(u), float(u["deduction_points"])) for u in scored
+                 if u["deduction_points"]),
+                key=lambda r: -r[1],
+            ),
             pct=False, colour="#c62828",
         ),
     ]
@@ -161,6 +165,11 @@ font-size:13px}}th{{background:#f3f3f3}}.charts svg{{display:block;margin:16px 0
 <h2>扣分标准</h2><p>丽应急〔2020〕62号 附件1:每项扣0.5至2分。本报告采用:</p><ul>{rules}</ul>
 </body></html>
 """
+
+
+def _worst_first(rows: list[tuple[str, float | None]]) -> list[tuple[str, float | None]]:
+    """Lowest rate first (what a supervisor looks for); units without data last."""
+    return sorted(rows, key=lambda r: (r[1] is None, r[1] if r[1] is not None else 0.0))
 
 
 def _rate(v: float | None) -> str:
