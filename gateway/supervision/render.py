@@ -106,10 +106,9 @@ def to_html(report: dict[str, Any]) -> str:
         ),
         bar_chart(
             "扣分合计(按单位)",
-            sorted(
-                ((_label(u), float(u["deduction_points"])) for u in scored
-                 if u["deduction_points"]),
-                key=lambda r: -r[1],
+            _most_first(
+                [(_label(u), float(u["deduction_points"])) for u in scored
+                 if u["deduction_points"]]
             ),
             pct=False, colour="#c62828",
         ),
@@ -165,6 +164,10 @@ font-size:13px}}th{{background:#f3f3f3}}.charts svg{{display:block;margin:16px 0
 <h2>扣分标准</h2><p>丽应急〔2020〕62号 附件1:每项扣0.5至2分。本报告采用:</p><ul>{rules}</ul>
 </body></html>
 """
+
+
+def _most_first(rows: list[tuple[str, float]]) -> list[tuple[str, float | None]]:
+    return [(name, v) for name, v in sorted(rows, key=lambda r: -r[1])]
 
 
 def _worst_first(rows: list[tuple[str, float | None]]) -> list[tuple[str, float | None]]:
