@@ -229,7 +229,10 @@ class ConsumerRunner:
                 REASON_HEADER: reason,
                 DETAIL_HEADER: detail[:1000],
                 QUEUE_HEADER: spec.name,
-                ROUTING_KEY_HEADER: message.routing_key or "",
+                # after a retry the delivery's routing key is the queue name: keep the original
+                ROUTING_KEY_HEADER: (message.headers or {}).get(ROUTING_KEY_HEADER)
+                or message.routing_key
+                or "",
             },
         )
         assert self._publisher is not None

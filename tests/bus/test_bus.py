@@ -100,6 +100,7 @@ async def test_failing_message_lands_in_dlq_with_reason_after_max_attempts(
     assert len(attempts) == settings.max_attempts
     assert dead[0].message_id == event.id
     assert dead[0].headers[REASON_HEADER] == "max-attempts"
+    assert dead[0].headers["x-original-routing-key"] == "alert.received.sms"  # not the retry queue
     assert "503" in dead[0].headers["x-death-detail"]
 
 
