@@ -104,6 +104,7 @@ class SlaEvent(StrictModel):
     kind: Literal["warning", "breached"]
     deadline: UtcTime
     at: UtcTime
+    order_code: str | None = Field(None, pattern=r"^[A-Z0-9]{4,8}$", description="for reminders")
 
 
 DeliveryStatus = Literal["sent", "delivered", "undelivered", "failed", "fallback", "exhausted"]

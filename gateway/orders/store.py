@@ -325,6 +325,7 @@ class OrderStore:
             kind=kind,
             deadline=deadline,
             at=now,
+            order_code=o.code,
         )
         history = [
             HistoryEntry(
