@@ -9,7 +9,9 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
+from pydantic import AnyUrl
 
+from gateway.settings import Settings
 from tests.exchanges.conftest import signed_headers, signed_post
 
 Probe = Callable[..., Awaitable[Any]]
@@ -76,3 +78,18 @@ def test_docs_worked_example_signature() -> None:
     sig = sign("s3cret-12345", "POST", "/v1/tickets", "1795400000", "8f14e45fceea167a",
                body.encode())
     assert sig == "6ab46aa78414510ac3c4a3025ade4f9d6986bc01674dbdf6939f09ef4034b3eb"
+
+
+async def test_path_prefix_of_the_public_url_is_signed(
+    xsettings: Settings, app_factory: Callable[..., Awaitable[Any]]
+) -> None:
+    """Behind a reverse proxy the platform calls https://gw.example/linkgate/v1/tickets:
+    it signs the path it called, prefix included."""
+    s = xsettings.model_copy(update={"public_base_url": AnyUrl("https://gw.example/linkgate")})
+    _, c = await app_factory(s, api_key=None)
+    body = json.dumps(TICKET).encode()
+    r = await c.post("/v1/tickets", content=body, headers=signed_headers("POST", "/v1/tickets", body))
+    assert r.json()["detail"] == "bad-signature"
+    headers = signed_headers("POST", "/linkgate/v1/tickets", body)
+    r = await c.post("/v1/tickets", content=body, headers=headers)
+    assert r.status_code == 201, r.text
