@@ -123,6 +123,7 @@ BAD = [
     ("billion-laughs", 400),
     ("too-deep", 400),
     ("not-xml", 400),
+    ("huge", 413),
 ]
 
 
@@ -154,6 +155,9 @@ async def test_bad_requests_are_refused_and_publish_nothing(wx: Any, bus_probe: 
             query["msg_signature"] = hashlib.sha1(
                 "".join(sorted([WECHAT_TOKEN, query["timestamp"], query["nonce"], bad])).encode()
             ).hexdigest()
+        elif case == "huge":
+            query = wechat_query()
+            body = b"<xml><MsgId>1</MsgId><Content>" + "火".encode() * 40_000 + b"</Content></xml>"
         elif case in ("billion-laughs", "too-deep", "not-xml"):
             query = wechat_query()
             name = {"billion-laughs": "wechat_billion_laughs.xml", "too-deep": "wechat_deep.xml"}
