@@ -220,7 +220,7 @@ class BoardHub:
                 "deadline": _iso(sla.deadline),
                 "at": _iso(sla.at),
                 "status": event.status.value,
-                "code": entry.get("code") if entry else None,
+                "code": sla.order_code or (entry.get("code") if entry else None),
             }
             self.breaches.append(breach)
             if entry is not None and sla.milestone not in entry["breached"]:
