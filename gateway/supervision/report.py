@@ -95,8 +95,9 @@ def _minutes(start: datetime, end: datetime) -> float:
     return (end - start).total_seconds() / 60
 
 
-def _score_order(stats: UnitStats, rec: OrderRecord) -> None:
-    """Add one order's milestones to its unit (cancelled/escalated ones are not scored)."""
+def _score_order(stats: UnitStats, rec: OrderRecord, now: datetime) -> None:
+    """Add one order's milestones to its unit (cancelled/escalated ones are not scored;
+    a milestone neither reached nor yet due is left out of its rate)."""
     stats.orders += 1
     stats.states[rec.state.value] += 1
     if rec.state in _NOT_SCORED:
@@ -109,7 +110,7 @@ def _score_order(stats: UnitStats, rec: OrderRecord) -> None:
         (stats.arrived, arrived, o.deadlines.arrive_by),
         (stats.reports, m.get("report"), o.deadlines.report_by),
     ):
-        if deadline is None:
+        if deadline is None or (done is None and deadline > now):
             continue
         bucket.due += 1
         if done is not None:
@@ -157,9 +158,15 @@ def _item(rule: Rule, row: dict[str, str], **extra: Any) -> dict[str, Any]:
 
 
 async def build_report(
-    redis: Redis, settings: Settings, start: datetime, end: datetime, unit: str | None = None
+    redis: Redis,
+    settings: Settings,
+    start: datetime,
+    end: datetime,
+    unit: str | None = None,
+    now: datetime | None = None,
 ) -> dict[str, Any]:
-    """The report for [start, end) (timezone-aware), all units or one."""
+    """The report for [start, end) (timezone-aware), all units or one, as of `now`."""
+    now = now or utcnow()
     table = rules(settings)
     directory = {u.id: u for u in await DirectoryStore(redis, settings).all()}
     units: dict[str, UnitStats] = {}
@@ -175,7 +182,7 @@ async def build_report(
     for rec in await OrderStore(redis, settings).issued_between(start, end):
         if rec.status != EventStatus.ACTUAL or (unit and rec.order.unit_id != unit):
             continue
-        _score_order(stats_for(rec.order.unit_id), rec)
+        _score_order(stats_for(rec.order.unit_id), rec, now)
 
     misses: dict[tuple[str, str], list[dict[str, str]]] = defaultdict(list)
     for row in await read_all(redis, settings):
@@ -213,7 +220,7 @@ async def build_report(
         "from": start.isoformat(),
         "to": end.isoformat(),
         "unit": unit,
-        "generated_at": utcnow().isoformat(),
+        "generated_at": now.isoformat(),
         "rules": [
             {"kind": r.kind, "points": r.points, "item": r.item, "label": r.label}
             for r in table.values()
