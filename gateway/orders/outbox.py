@@ -19,6 +19,7 @@ from redis.asyncio.client import Pipeline
 from bus.errors import PublishError
 from bus.publisher import Publisher
 from contracts.envelope import CloudEvent
+from gateway.orders import metrics
 from gateway.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -49,6 +50,7 @@ class Outbox:
     async def drain(self, publisher: Publisher, min_age_s: float = 5.0) -> int:
         """Publish entries older than `min_age_s` (left by a crash or a broker outage)."""
         raw_all = await self._redis.hgetall(self.key)
+        metrics.OUTBOX_PENDING.set(len(raw_all))
         now = time.time()
         sent = 0
         for event_id, raw in sorted(raw_all.items(), key=lambda kv: json.loads(kv[1])["t"]):
@@ -67,6 +69,7 @@ class Outbox:
         try:
             await publisher.publish(event)
         except PublishError as exc:
+            metrics.OUTBOX_FAILED.inc()
             log.error("outbox.publish_failed", event_id=event_id, type=event.type, error=str(exc))
             return False
         await self._redis.hdel(self.key, event_id)

@@ -17,7 +17,7 @@ from contracts.envelope import CloudEvent
 from contracts.order import Order, OrderChannel, OrderFeedback
 from gateway.directory.schedule import accepts_orders_now
 from gateway.directory.store import DirectoryStore
-from gateway.orders import codes
+from gateway.orders import codes, metrics
 from gateway.orders.deadlines import UnknownProfileError, compute_deadlines
 from gateway.orders.machine import Decision
 from gateway.orders.record import OrderRecord
@@ -103,6 +103,7 @@ class Orders:
     ) -> tuple[Decision, OrderRecord, list[str]]:
         """Apply feedback; returns the decision, the record after it and outbox event ids."""
         decision, record, ids = await self.store.apply(fb, publish=publish)
+        metrics.FEEDBACK.labels(fb.kind, decision.outcome).inc()
         if decision.outcome == "applied" and record.closed:
             await _unindex(self.redis, self.settings, record.order)
         return decision, record, ids

@@ -21,6 +21,7 @@ from redis.asyncio import Redis
 from bus.publisher import Publisher
 from contracts.common import utcnow
 from gateway.directory.store import DirectoryStore
+from gateway.orders import metrics
 from gateway.orders.store import OrderStore, epoch
 from gateway.settings import Settings
 
@@ -84,7 +85,10 @@ class SlaTimers:
             )
             for member in (m.decode() for m in raw):
                 ids = await self.store.fire(member, now, self._directory.get)
-                fired += 1 if ids else 0
+                if ids:
+                    fired += 1
+                    _, milestone, kind = member.split("|")
+                    metrics.SLA_FIRED.labels(milestone, kind).inc()
                 await self.store.outbox.flush(self._publisher_of(), ids)
             if len(raw) < self._batch:
                 return fired
