@@ -1,7 +1,7 @@
 """Order dispatch: `order.issued` → SMS to the on-duty liaisons and a WeCom group post;
 `order.delivery.{failed,undelivered}` → the next contact, and the centre is told.
 
-Never twice to the same person: a claim per (order, mobile) is taken before sending
+Never twice to the same person: a claim per (order, attempt, mobile) is taken before sending
 (`sending:<mid>`) and kept (`sent:<mid>` / `failed:<code>`), so a bus redelivery or a
 retry after a partial failure sends only to those not yet reached. A retryable error
 releases its claim and is raised after the others were sent, so the bus retries with
@@ -79,8 +79,10 @@ class OrderDispatcher:
         self._bucket = TokenBucket(redis, settings.key("chan", "wecom", "bucket"))
 
     # --- keys
-    def _claim_key(self, order_id: str, to: str) -> str:
-        return self._settings.key("chan", "sent", order_id, to)
+    def _claim_key(self, order: Order, to: str) -> str:
+        """Per (order, attempt, recipient): a redelivery never re-sends, while a deliberate
+        re-dispatch (a higher `attempt`) may reach the same person again."""
+        return self._settings.key("chan", "sent", order.order_id, str(order.attempt), to)
 
     def _tried_key(self, order_id: str) -> str:
         return self._settings.key("chan", "tried", order_id)
@@ -120,7 +122,7 @@ class OrderDispatcher:
 
     async def send_sms(self, order: Order, unit: Unit, contact: Contact) -> None:
         """Send the order to one person unless it already was (claim per order+mobile)."""
-        key = self._claim_key(order.order_id, contact.mobile)
+        key = self._claim_key(order, contact.mobile)
         mid = new_id()
         if not await self._redis.set(key, f"sending:{mid}", nx=True, ex=CLAIM_SENDING_TTL_S):
             current = as_str(await self._redis.get(key))
@@ -177,7 +179,7 @@ class OrderDispatcher:
         if robot is None or secret is None:
             log.warning("dispatch.wecom_robot_unknown", unit=unit.id, robot=robot)
             return
-        key = self._claim_key(order.order_id, f"wecom-{tag}")
+        key = self._claim_key(order, f"wecom-{tag}")
         if not await self._redis.set(key, "sending", nx=True, ex=CLAIM_SENDING_TTL_S):
             current = as_str(await self._redis.get(key))
             if current == "sending":

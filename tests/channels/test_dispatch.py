@@ -85,8 +85,17 @@ async def test_order_goes_to_the_on_duty_liaison_once(
     assert record is not None and record.status == "queued" and record.get("to") == LIAISON_A
     assert await open_orders_for(redis, chan_settings, LIAISON_A) == [(order.order_id, "K7QFA")]
     assert await order_by_code(redis, chan_settings, "K7QFA") == order.order_id
+    # a deliberate re-dispatch (attempt 2) to B, then to A again: sent, once each
+    for to in (LIAISON_B, LIAISON_A):
+        again = order.model_copy(
+            update={"attempt": 2 if to == LIAISON_B else 3, "recipients": [to]}
+        )
+        for _ in range(2):
+            await dispatcher.on_order_issued(make_event(again, source="/test"), again)
+    assert sent_to(route) == [LIAISON_A, LIAISON_B, LIAISON_A]
     await unindex_order(redis, chan_settings, order.order_id, "K7QFA")
     assert await open_orders_for(redis, chan_settings, LIAISON_A) == []
+    assert await open_orders_for(redis, chan_settings, LIAISON_B) == []
     assert await order_by_code(redis, chan_settings, "K7QFA") is None
 
 
