@@ -32,6 +32,14 @@ def consumer_specs(dispatcher: OrderDispatcher) -> list[ConsumerSpec]:
 
 
 async def run(settings: Settings) -> None:
+    if not (
+        settings.twilio_account_sid
+        and settings.twilio_auth_token.get_secret_value()
+        and settings.twilio_from_number
+    ):
+        raise RuntimeError(
+            "linkgate channels needs LINKGATE_TWILIO_ACCOUNT_SID, _AUTH_TOKEN and _FROM_NUMBER"
+        )
     redis = Redis.from_url(settings.redis_url)
     publisher = await Publisher.connect(settings)
     sms = TwilioSender(

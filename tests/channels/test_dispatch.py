@@ -252,3 +252,30 @@ async def test_token_bucket_keeps_a_reserve_for_emergencies(
     # concurrent takers never overdraw
     results = await asyncio.gather(*(bucket.take("r3", emergency=True) for _ in range(40)))
     assert sum(t.ok for t in results) == 20
+
+
+@respx.mock(assert_all_called=False)
+async def test_sender_follows_the_configured_api_base(respx_mock: respx.MockRouter) -> None:
+    route = respx_mock.post(
+        f"http://twilio-proxy.test:8080/2010-04-01/Accounts/{TWILIO_SID}/Messages.json"
+    ).mock(side_effect=twilio_ok)
+    sender = TwilioSender(
+        TWILIO_SID, TWILIO_TOKEN, "+8612110", api_base="http://twilio-proxy.test:8080/"
+    )
+    try:
+        sent = await sender.send(LIAISON_A, "测试🆘", status_callback=f"{PUBLIC}/x")
+    finally:
+        await sender.close()
+    assert sent.sid.startswith("SM") and sent.status == "queued"
+    request = route.calls[0].request
+    assert request.headers["Authorization"].startswith("Basic ")
+    assert parse_qs(request.content.decode())["Body"] == ["测试🆘"]
+
+
+async def test_channels_process_refuses_to_start_without_twilio_settings(
+    settings: Settings,
+) -> None:
+    from gateway.processes import channels
+
+    with pytest.raises(RuntimeError, match="TWILIO"):
+        await channels.run(settings)
