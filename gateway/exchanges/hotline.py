@@ -33,7 +33,10 @@ log = structlog.get_logger(__name__)
 
 SOURCE = "/linkgate/exchanges/12345"
 PLATFORM = "12345"
-INBOUND_CATEGORY = "transfer-from-12345"
+# 12345 transfers to 110 only what it judged an emergency: the category starts with
+# "emergency" so that routing's `category.emergency` rule sends it to the command centre
+# whatever the text says (the platform's own category is kept after it)
+INBOUND_CATEGORY = "emergency.from-12345"
 STATUS_RANK: dict[str, int] = {
     "created": 0, "accepted": 1, "in_progress": 2, "closed": 3, "rejected": 3, "returned": 3,
 }
@@ -185,7 +188,7 @@ class Hotline:
             called="12345",
             text=req.text,
             location=location,
-            category=req.category or INBOUND_CATEGORY,
+            category=_inbound_category(req.category),
             source_ref=req.ticket_id,
             reporter="12345",
         )
@@ -208,6 +211,10 @@ class Hotline:
         )
         await self.store.flush(self._publisher_of(), ids)
         return doc, created
+
+
+def _inbound_category(given: str | None) -> str:
+    return (f"{INBOUND_CATEGORY}.{given}" if given else INBOUND_CATEGORY)[:64]
 
 
 def _doc(transfer: TicketTransfer, status: EventStatus) -> Doc:

@@ -119,14 +119,14 @@ async def test_inbound_emergency_becomes_alert_idempotently_and_never_bounces(
     probe = await bus_probe("alert.received.#", "ticket.#")
     ticket = {
         "ticket_id": "GD20261123-0042", "text": "来电称家中老人突然昏迷,呼吸困难",
-        "caller": "13957800888", "address": "莲都区丽阳街 8 号",
+        "caller": "13957800888", "address": "莲都区丽阳街 8 号", "category": "medical",
     }
     r = await signed_post(pclient, "/v1/tickets", ticket)
     assert r.status_code == 201
     ids = r.json()
     got = dict(await probe.take_with_keys(2))
     alert = got["alert.received.api"]
-    assert alert.data["category"] == "transfer-from-12345"
+    assert alert.data["category"] == "emergency.from-12345.medical"
     assert alert.data["source_ref"] == "GD20261123-0042" and alert.data["called"] == "12345"
     assert alert.data["alert_id"] == ids["alert_id"]
     inbound = got["ticket.transfer.inbound"]
@@ -154,3 +154,18 @@ async def test_drill_ticket_marked(
         [out] = await probe.take(1)
     assert out.status == EventStatus.EXERCISE
     assert json.loads(route.calls[0].request.content)["drill"] is True
+
+
+def test_inbound_category_makes_routing_send_it_to_the_command_centre() -> None:
+    """Routing's own rules (gateway/rules/default.yaml) honour the hint even when the
+    text alone reads like a 12345 matter."""
+    from gateway.exchanges.hotline import _inbound_category
+    from gateway.routing.reload import RulesHolder
+
+    engine = RulesHolder(None).engine
+    for given in (None, "gas", "x" * 64):
+        alert = Alert(
+            channel="api", received_at=utcnow(), text="小区路灯坏了", called="12345",
+            category=_inbound_category(given),
+        )
+        assert engine.classify_alert(alert).destination == "command-centre"
