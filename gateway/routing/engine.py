@@ -58,6 +58,21 @@ class AlertFacts:
 
 
 @dataclass(frozen=True, slots=True)
+class _Defuse:
+    id: str
+    any: frozenset[int]
+    groups: tuple[frozenset[int], ...]
+    none: frozenset[int]
+
+    def holds(self, hits: dict[int, int]) -> bool:
+        if self.any and self.any.isdisjoint(hits):
+            return False
+        if any(g.isdisjoint(hits) for g in self.groups):
+            return False
+        return self.none.isdisjoint(hits)
+
+
+@dataclass(frozen=True, slots=True)
 class _Compiled:
     rule: Rule
     order: int
@@ -77,6 +92,18 @@ class RuleEngine:
         self._phrase_ids: dict[str, int] = {}
         self._phrases: list[str] = []
         compiled = [self._compile(i, rule) for i, rule in enumerate(ruleset.rules)]
+        self._defuse = [
+            _Defuse(
+                d.id,
+                self._ids(d.id, d.any),
+                tuple(self._ids(d.id, g) for g in d.groups()),
+                self._ids(d.id, d.none),
+            )
+            for d in ruleset.defuse
+        ]
+        # Mask phrases: an occurrence of another phrase inside one of theirs is ignored.
+        self._masks = self._ids("masks", list(ruleset.masks))
+        self._lengths: list[int] = []
         self._rules = sorted(compiled, key=lambda c: (-c.rule.priority, c.order))
         # Which rules can fire at all given the phrases found: a rule with phrase
         # conditions needs one of its `any` (or first `all` group) phrases to occur.
@@ -91,6 +118,7 @@ class RuleEngine:
         self._automaton = ahocorasick.Automaton()
         for phrase, pid in self._phrase_ids.items():
             self._automaton.add_word(phrase, pid)
+        self._lengths = [len(p) for p in self._phrases]
         if self._phrases:
             self._automaton.make_automaton()
 
@@ -111,7 +139,7 @@ class RuleEngine:
             raise RulesError(f"cannot read: {exc}", source=str(path)) from None
         return cls.from_text(text, source=str(path))
 
-    def _ids(self, rule: Rule, phrases: list[str]) -> frozenset[int]:
+    def _ids(self, owner: str, phrases: list[str]) -> frozenset[int]:
         ids: set[int] = set()
         for raw in phrases:
             m = SET_REF.match(raw)
@@ -120,7 +148,7 @@ class RuleEngine:
                 norm = normalise(phrase)
                 if not norm:
                     raise RulesError(
-                        f"rule {rule.id!r}: phrase {phrase!r} is empty once normalised",
+                        f"{owner!r}: phrase {phrase!r} is empty once normalised",
                         source=self.source,
                     )
                 pid = self._phrase_ids.get(norm)
@@ -131,9 +159,9 @@ class RuleEngine:
         return frozenset(ids)
 
     def _compile(self, order: int, rule: Rule) -> _Compiled:
-        any_ids = self._ids(rule, rule.when.any)
-        groups = tuple(self._ids(rule, g) for g in rule.when.groups())
-        none_ids = self._ids(rule, rule.when.none)
+        any_ids = self._ids(rule.id, rule.when.any)
+        groups = tuple(self._ids(rule.id, g) for g in rule.when.groups())
+        none_ids = self._ids(rule.id, rule.when.none)
         reported = any_ids.union(*groups) if groups else any_ids
         return _Compiled(rule, order, any_ids, groups, none_ids, reported)
 
@@ -148,13 +176,44 @@ class RuleEngine:
         return len(self._phrases)
 
     def hits(self, normalised_text: str) -> dict[int, int]:
-        """Phrase id → end position of its first occurrence in the (normalised) text."""
+        """Phrase id → end position of its first unmasked occurrence in the (normalised)
+        text. An occurrence lying wholly inside an occurrence of a mask phrase (and not
+        that mask occurrence itself) is ignored."""
         found: dict[int, int] = {}
-        if self._phrases and normalised_text:
+        if not self._phrases or not normalised_text:
+            return found
+        if not self._masks:
             for end, pid in self._automaton.iter(normalised_text):
                 if pid not in found:
                     found[pid] = end
+            return found
+        occurrences = list(self._automaton.iter(normalised_text))
+        lengths = self._lengths
+        spans = [
+            (end - lengths[pid] + 1, end, pid) for end, pid in occurrences if pid in self._masks
+        ]
+        if not spans:
+            for end, pid in occurrences:
+                if pid not in found:
+                    found[pid] = end
+            return found
+        for end, pid in occurrences:
+            if pid in found:
+                continue
+            start = end - lengths[pid] + 1
+            if any(
+                s <= start and end <= e and (s, e, m) != (start, end, pid) for s, e, m in spans
+            ):
+                continue
+            found[pid] = end
         return found
+
+    def defused_by(self, hits: dict[int, int]) -> str | None:
+        """The id of the first defuse context that holds (emergency rules stand down)."""
+        for d in self._defuse:
+            if d.holds(hits):
+                return d.id
+        return None
 
     def classify(self, facts: AlertFacts) -> RoutingDecision:
         """The routing decision for an alert: the first rule (by priority) that holds."""
@@ -162,8 +221,13 @@ class RuleEngine:
         candidates = set(self._phraseless)
         for pid in hits:
             candidates.update(self._by_phrase.get(pid, ()))
+        defused = bool(self._defuse) and self.defused_by(hits) is not None
         for i in sorted(candidates):
             c = self._rules[i]
+            if defused and c.rule.emergency and not c.rule.when.category and not (
+                c.rule.when.at_sea
+            ):
+                continue
             if c.any and c.any.isdisjoint(hits):
                 continue
             if any(g.isdisjoint(hits) for g in c.groups):

@@ -7,6 +7,18 @@ safety properties are checked at load, so that no edit can break them silently:
 - every emergency rule outranks every rule that sends to 12345 (an emergency signal
   always beats a non-emergency one), and no emergency rule sends to 12345;
 - the default (nothing matched) is not 12345: an unplaced alert goes to a human.
+
+Two narrow ways let text that *names* a danger reach the non-emergency rules, each
+explicit in the file and each checked at load:
+
+- `masks`: compound phrases that hide the phrases inside them ("防溺水" hides "溺水",
+  "没咬人" hides "咬"); a masked occurrence is not evidence for any rule. Another,
+  unmasked occurrence of the same phrase still counts.
+- `defuse`: contexts (an enquiry or complaint about something that happened before, and
+  nothing acute now) in which the emergency rules stand down, so that the 12345 rules —
+  with their own danger back-offs — or the default decide. A defuse must list what
+  cancels it (`none`, at least one phrase): a past event with any present danger hint
+  is not defused.
 """
 
 from __future__ import annotations
@@ -127,12 +139,36 @@ class Default(_Strict):
         return value
 
 
+class Defuse(_Strict):
+    """A context in which the emergency rules stand down (see the module docstring)."""
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9._\-]{0,63}$")
+    description: str = ""
+    any: PhraseList = Field(default_factory=list)
+    all: list[PhraseList | str] = Field(default_factory=list)
+    none: PhraseList = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _positive(self) -> Defuse:
+        if not (self.any or self.all):
+            raise ValueError("a defuse needs `any` or `all` phrases")
+        for group in self.all:
+            if isinstance(group, list) and not group:
+                raise ValueError("an `all` group needs at least one phrase")
+        return self
+
+    def groups(self) -> list[list[str]]:
+        return [[g] if isinstance(g, str) else list(g) for g in self.all]
+
+
 class RuleSet(_Strict):
     """The whole rules file."""
 
     version: int = Field(1, ge=1, le=1)
     default: Default = Field(default_factory=Default)
     phrase_sets: dict[str, PhraseList] = Field(default_factory=dict)
+    masks: PhraseList = Field(default_factory=list)
+    defuse: list[Defuse] = Field(default_factory=list)
     rules: list[Rule] = Field(min_length=1)
 
     @field_validator("phrase_sets")
@@ -145,6 +181,12 @@ class RuleSet(_Strict):
 
     @model_validator(mode="after")
     def _safety(self) -> RuleSet:
+        for phrase in self.masks:
+            if SET_REF.match(phrase):
+                raise ValueError(f"masks: {phrase!r}: write mask phrases out, not `@set`")
+        defuse_ids = [d.id for d in self.defuse]
+        if len(set(defuse_ids)) != len(defuse_ids):
+            raise ValueError("duplicate defuse id")
         seen: set[str] = set()
         for rule in self.rules:
             if rule.id in seen:
@@ -190,11 +232,15 @@ def _node_line(root: yaml.Node | None, loc: tuple[int | str, ...]) -> int | None
 
 def _check_refs(ruleset: RuleSet, root: yaml.Node | None, source: str) -> None:
     """Every `@set` reference must name a defined phrase set."""
-    for i, rule in enumerate(ruleset.rules):
+    owners: list[tuple[str, When | Defuse, tuple[int | str, ...]]] = [
+        (f"rule {rule.id!r}", rule.when, ("rules", i, "when"))
+        for i, rule in enumerate(ruleset.rules)
+    ] + [(f"defuse {d.id!r}", d, ("defuse", i)) for i, d in enumerate(ruleset.defuse)]
+    for owner, cond, base in owners:
         places: list[tuple[str, tuple[int | str, ...]]] = []
         for name in ("any", "none"):
-            places += [(p, (name, j)) for j, p in enumerate(getattr(rule.when, name))]
-        for g, group in enumerate(rule.when.all):
+            places += [(p, (name, j)) for j, p in enumerate(getattr(cond, name))]
+        for g, group in enumerate(cond.all):
             if isinstance(group, str):
                 places.append((group, ("all", g)))
             else:
@@ -203,9 +249,9 @@ def _check_refs(ruleset: RuleSet, root: yaml.Node | None, source: str) -> None:
             m = SET_REF.match(phrase)
             if m and m.group(1) not in ruleset.phrase_sets:
                 raise RulesError(
-                    f"rule {rule.id!r}: unknown phrase set {phrase!r}",
+                    f"{owner}: unknown phrase set {phrase!r}",
                     source=source,
-                    line=_node_line(root, ("rules", i, "when", *sub)),
+                    line=_node_line(root, (*base, *sub)),
                 )
 
 
