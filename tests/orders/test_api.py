@@ -8,6 +8,8 @@ from typing import Any
 import httpx
 from redis.asyncio import Redis
 
+from bus.publisher import Publisher
+from gateway.orders.outbox import Outbox
 from gateway.orders.store import OrderStore
 from gateway.settings import Settings
 from tests.orders.conftest import feedback, issue
@@ -193,3 +195,22 @@ async def test_repeated_order_id_is_idempotent(client: httpx.AsyncClient, bus_pr
     assert r.status_code == 200 and r.json()["code"] == first["code"]
     await probe.take(1)
     await probe.assert_nothing(within=0.3)
+
+
+async def test_broker_down_nothing_lost_outbox_publishes_later(
+    directory: object, app_factory: Callable[..., Awaitable[Any]], bus_probe: Probe,
+    redis: Redis, settings: Settings, publisher: Publisher,
+) -> None:
+    app, c = await app_factory()
+    app.state.publisher = None  # the broker is down for this API process
+    probe = await bus_probe("order.#")
+    body = await issue(c)
+    r = await feedback(c, body["order_id"], "acknowledged", "2026-11-23T02:01:00+00:00")
+    assert r.status_code == 200
+    await probe.assert_nothing(within=0.3)
+    outbox = Outbox(redis, settings)
+    assert await outbox.pending() == 2
+    assert await outbox.drain(publisher, min_age_s=0) == 2  # what a drainer does later
+    keys = sorted(k for k, _ in await probe.take_with_keys(2))
+    assert keys == ["order.feedback.acknowledged", "order.issued"]
+    assert await outbox.pending() == 0
