@@ -19,6 +19,7 @@ from adapters.sms.signature import public_url, valid_signature
 from contracts.common import new_id, utcnow
 from contracts.envelope import CloudEvent, make_event
 from contracts.order import OrderDelivery, OrderFeedback
+from gateway.channels import metrics
 from gateway.channels.accept import accept_once
 from gateway.channels.claims import InboundClaims
 from gateway.channels.delivery import FAILED, DeliveryStore
@@ -40,6 +41,7 @@ async def _verified_form(request: Request, settings: Settings) -> dict[str, str]
     token = settings.twilio_auth_token.get_secret_value()
     if not valid_signature(token, url, params, request.headers.get("X-Twilio-Signature")):
         log.warning("twilio.bad_signature", path=request.url.path)
+        metrics.INBOUND.labels("sms", "bad-signature").inc()
         raise HTTPException(403, detail="bad-signature")
     return params
 
@@ -69,7 +71,9 @@ async def twilio_sms(request: Request) -> Response:
         log.info("twilio.sms", sid=sid, kind=outcome.kind)
         return outcome.events, twiml.reply(outcome.reply)
 
-    answer = await accept_once(_claims(request, "sms"), sid, request.app.state.spool, work)
+    answer = await accept_once(
+        _claims(request, "sms"), sid, request.app.state.spool, work, channel="sms"
+    )
     return Response(answer, media_type=twiml.CONTENT_TYPE)
 
 
@@ -93,12 +97,15 @@ async def twilio_status(request: Request, mid: str = "") -> Response:
         code = form.get("ErrorCode") or None
         applied = await store.apply(mid, status, sid=sid, error_code=code, source="callback")
         log.info("twilio.status", mid=mid, status=status, applied=applied)
+        metrics.RECEIPTS.labels(status, str(bool(applied)).lower()).inc()
         if not applied:
             return [], ""
         return _status_events(record.fields, mid, sid, status, code), ""
 
     ident = f"{sid}:{status}"
-    await accept_once(_claims(request, "status"), ident, request.app.state.spool, work)
+    await accept_once(
+        _claims(request, "status"), ident, request.app.state.spool, work, channel="sms-status"
+    )
     return Response(status_code=204)
 
 

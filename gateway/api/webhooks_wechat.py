@@ -18,6 +18,7 @@ from fastapi.responses import PlainTextResponse
 from adapters.wechat.crypto import WeChatCryptoError, aes_key, check_signature, decrypt
 from adapters.wechat.message import MAX_BYTES, WeChatMessageError, message_from, parse_xml
 from contracts.envelope import CloudEvent
+from gateway.channels import metrics
 from gateway.channels.accept import accept_once
 from gateway.channels.claims import InboundClaims
 from gateway.channels.inbound_wechat import alert_event, alert_from_wechat
@@ -38,6 +39,7 @@ def _check_request(request: Request, settings: Settings) -> tuple[str, str, str]
         raise HTTPException(403, detail="bad-signature")
     if not check_signature(q.get("signature"), token, timestamp, nonce):
         log.warning("wechat.bad_signature")
+        metrics.INBOUND.labels("wechat", "bad-signature").inc()
         raise HTTPException(403, detail="bad-signature")
     if not timestamp.isdigit() or abs(time.time() - int(timestamp)) > (
         settings.platform_replay_window_s
@@ -82,6 +84,7 @@ async def wechat_message(request: Request) -> PlainTextResponse:
             raise HTTPException(400, detail="unsupported-encrypt-type")
     except WeChatCryptoError as exc:
         log.warning("wechat.bad_ciphertext", reason=exc.reason)
+        metrics.INBOUND.labels("wechat", exc.reason).inc()
         status = 403 if exc.reason == "wrong-app-id" else 400
         raise HTTPException(status, detail=exc.reason) from exc
     except WeChatMessageError as exc:
@@ -101,5 +104,5 @@ async def wechat_message(request: Request) -> PlainTextResponse:
         settings.key("chan", "inbound", "wechat"),
         settings.idempotency_ttl_s,
     )
-    answer = await accept_once(claims, ident, request.app.state.spool, work)
+    answer = await accept_once(claims, ident, request.app.state.spool, work, channel="wechat")
     return PlainTextResponse(answer)

@@ -18,6 +18,7 @@ from redis.exceptions import RedisError
 from bus.errors import UnroutableError
 from bus.spool import Spool
 from contracts.envelope import CloudEvent
+from gateway.channels import metrics
 from gateway.channels.claims import ClaimState, InboundClaims
 
 log = structlog.get_logger(__name__)
@@ -25,17 +26,22 @@ log = structlog.get_logger(__name__)
 Work = Callable[[], Awaitable[tuple[list[CloudEvent], str]]]
 
 
-async def accept_once(claims: InboundClaims, ident: str, spool: Spool, work: Work) -> str:
+async def accept_once(
+    claims: InboundClaims, ident: str, spool: Spool, work: Work, channel: str = "unknown"
+) -> str:
     """Run `work` once per `ident`; return the answer for the peer."""
     try:
         result = await claims.claim(ident)
     except RedisError as exc:
         log.error("inbound.redis_unavailable", error=repr(exc))
+        metrics.INBOUND.labels(channel, "redis-unavailable").inc()
         raise HTTPException(503, detail="redis-unavailable") from exc
     if result.state is ClaimState.DONE:
         log.info("inbound.duplicate", ident=ident)
+        metrics.INBOUND.labels(channel, "duplicate").inc()
         return result.answer
     if result.state is ClaimState.BUSY:
+        metrics.INBOUND.labels(channel, "busy").inc()
         raise HTTPException(503, detail="in-progress", headers={"Retry-After": "2"})
     try:
         events, answer = await work()
@@ -47,9 +53,12 @@ async def accept_once(claims: InboundClaims, ident: str, spool: Spool, work: Wor
             await claims.release(ident)
         if isinstance(exc, RedisError):
             log.error("inbound.redis_unavailable", error=repr(exc))
+            metrics.INBOUND.labels(channel, "redis-unavailable").inc()
             raise HTTPException(503, detail="redis-unavailable") from exc
         if isinstance(exc, UnroutableError):
             log.error("inbound.unroutable", ident=ident, error=str(exc))
+            metrics.INBOUND.labels(channel, "unroutable").inc()
             raise HTTPException(503, detail="unroutable") from exc
         raise
+    metrics.INBOUND.labels(channel, "accepted").inc()
     return answer

@@ -26,6 +26,7 @@ from contracts.common import new_id, utcnow
 from contracts.directory import Unit
 from contracts.envelope import CloudEvent, make_event
 from contracts.order import DeliveryStatus, Order, OrderDelivery
+from gateway.channels import metrics
 from gateway.channels.compose import notice_markdown, order_markdown, order_sms
 from gateway.channels.contacts import Contact, fallback_order, first_recipients
 from gateway.channels.delivery import DeliveryStore
@@ -148,10 +149,12 @@ class OrderDispatcher:
                 contact.mobile, order_sms(order), status_callback=self.status_callback(mid)
             )
         except RetryableSendError:
+            metrics.OUTBOUND.labels("sms", "retry").inc()
             await self._redis.delete(key)
             await self._redis.srem(self._tried_key(order.order_id), contact.mobile)
             raise
         except FinalSendError as exc:
+            metrics.OUTBOUND.labels("sms", "failed").inc()
             await self._redis.set(key, f"failed:{exc.code}", ex=ORDER_DOC_TTL_S)
             await self.deliveries.apply(mid, "failed", error_code=exc.code, source="send")
             log.warning(
@@ -167,6 +170,7 @@ class OrderDispatcher:
                 delivery_id=mid,
             )
             return
+        metrics.OUTBOUND.labels("sms", "sent").inc()
         await self._redis.set(key, f"sent:{mid}", ex=ORDER_DOC_TTL_S)
         await self.deliveries.set_field(mid, "sid", sent.sid)
         await self.deliveries.apply(mid, sent.status, sid=sent.sid, source="send")
@@ -188,12 +192,15 @@ class OrderDispatcher:
         try:
             taken = await self._bucket.take(robot, order.emergency)
             if not taken.ok:
+                metrics.OUTBOUND.labels("wecom", "rate_limited").inc()
                 raise RateLimited(f"robot {robot} rate limited, wait {taken.wait_s:.1f}s")
             await self._wecom.send_markdown(secret.get_secret_value(), content)
         except RetryableWeComError:
+            metrics.OUTBOUND.labels("wecom", "retry").inc()
             await self._redis.delete(key)
             raise
         except FinalWeComError as exc:
+            metrics.OUTBOUND.labels("wecom", "failed").inc()
             await self._redis.set(key, f"failed:{exc.code}", ex=ORDER_DOC_TTL_S)
             await self._inform(
                 order,
@@ -205,6 +212,7 @@ class OrderDispatcher:
                 channel="wecom",
             )
             return
+        metrics.OUTBOUND.labels("wecom", "sent").inc()
         await self._redis.set(key, "sent", ex=ORDER_DOC_TTL_S)
 
     # --- order.delivery.{failed,undelivered}

@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 import pytest
+from prometheus_client import REGISTRY
 
 from contracts.directory import Unit
 from contracts.envelope import parse_event
@@ -88,9 +89,12 @@ async def test_duplicate_gets_same_answer_and_publishes_once(sms_app: Any, bus_p
     _, client = sms_app
     probe = await bus_probe("alert.received.#")
     form = form_fixture("sms_citizen_fire.form")
+    labels = {"channel": "sms", "outcome": "duplicate"}
+    before = REGISTRY.get_sample_value("linkgate_channel_inbound_total", labels) or 0.0
     first = await post_twilio(client, SMS, form)
     again = await post_twilio(client, SMS, form)
     assert first.status_code == again.status_code == 200 and first.text == again.text
+    assert REGISTRY.get_sample_value("linkgate_channel_inbound_total", labels) == before + 1
     await probe.take(1)
     await probe.assert_nothing(0.3)
 
