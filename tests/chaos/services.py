@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import shutil
 import signal
@@ -256,6 +257,17 @@ class Receiver:
                         k, v = line.split(":", 1)
                         headers[k.strip().lower()] = v.strip()
                 body = await reader.readexactly(int(headers.get("content-length", "0")))
+                if _method == "GET":  # the counts, for a load generator in another process
+                    data = json.dumps(
+                        {"total": self.total(), "by_destination": per_destination(self),
+                         "duplicates": len(self.duplicates())}
+                    ).encode()
+                    writer.write(
+                        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                        b"Content-Length: " + str(len(data)).encode() + b"\r\n\r\n" + data
+                    )
+                    await writer.drain()
+                    continue
                 dest = path.strip("/").split("/")[0]
                 if self.delay_s:
                     await asyncio.sleep(self.delay_s)

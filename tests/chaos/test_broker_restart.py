@@ -105,7 +105,7 @@ async def test_broker_stopped_and_restarted_mid_stream_delivers_each_alert_once(
     settings = broker_settings
     expected = expected_deliveries(range(n_alerts))
     started = time.monotonic()
-    async with asyncio.timeout(150):
+    async with asyncio.timeout(90 + n_alerts / 10):  # bounded, scaled to the stream
         async with running_router(settings), running_app(settings) as (app, client):
             intake = Intake(app, client, settings)
             sending = asyncio.create_task(intake.send_all(range(n_alerts)))
@@ -122,12 +122,12 @@ async def test_broker_stopped_and_restarted_mid_stream_delivers_each_alert_once(
             await sending
             assert intake.accepted == set(range(n_alerts))
             try:
-                await receiver.wait_for(lambda: set(receiver.posts) >= expected, timeout=60)
+                await receiver.wait_for(lambda: set(receiver.posts) >= expected, 60 + n_alerts / 20)
             except TimeoutError:
                 depths = await queue_depths(settings)
                 missing = expected - set(receiver.posts)
                 raise AssertionError(
-                    f"{len(missing)} of {len(expected)} deliveries missing after 60 s; "
+                    f"{len(missing)} of {len(expected)} deliveries missing; "
                     f"spool {app.state.spool.depth()}; queues {depths}; "
                     f"e.g. {sorted(missing)[:3]}"
                 ) from None

@@ -1,0 +1,644 @@
+"""Every figure of docs/benchmarks.md, side by side in one run, on this machine.
+
+    .venv/bin/python bench/run_all.py [--duration 10] [--out bench/results.json] [--no-profile]
+
+1. (a) raw aio-pika: persistent messages, publisher confirms, pipelined;
+2. (b) bare pipeline: minimal FastAPI `SET NX` + confirmed publish, minimal consumer that
+   republishes with a confirm — driven over HTTP by `wrk` at max rate (closed loop);
+3. ours, full path: `linkgate api` (Twilio signature check, claim/dedup, normalise,
+   spool-or-publish) → `linkgate router` (classify, route, deliver with idempotency) →
+   a local HTTP receiver standing in for the centres; driven by `wrk` with pre-signed
+   Twilio requests; end-to-end rate = alerts delivered / (first request → last delivery);
+4. webhook latency at a FIXED arrival rate of half our max (open loop: each request is
+   sent at its scheduled time whatever the replies do; latency counted from the
+   scheduled time, so queueing is not hidden);
+5. the API alone with 1 and 2 uvicorn workers (wrk, router stopped, queue accumulates);
+6. the colleagues' benches: bench_classifier.py (5k phrases) and bench_ami.py;
+7. a py-spy profile of the API and the router under the full-path load: where the time goes.
+
+Writes a JSON file and prints a table. Needs RabbitMQ (with the management API) and Redis
+on loopback (the shared ones: a fresh vhost and key prefix, removed at the end), `wrk`
+(Debian package) and `py-spy` (the `bench` extra).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlencode
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import aio_pika  # noqa: E402
+import httpx  # noqa: E402
+from redis.asyncio import Redis  # noqa: E402
+
+from bench.bare import OUT_QUEUE, raw_publish  # noqa: E402
+
+PY = str(ROOT / ".venv" / "bin" / "python")
+LINKGATE = str(ROOT / ".venv" / "bin" / "linkgate")
+AMQP_HOST = "127.0.0.1"
+MGMT = "http://127.0.0.1:15672"
+REDIS_URL = "redis://127.0.0.1:6379/0"
+TOKEN = "bench-twilio-auth-token-000000000000"
+TEXTS = [
+    "楼下着火了，有人被困",
+    "咨询一下社保卡补办需要什么材料",
+    "海上有船舶碰撞，货轮沉没",
+    "我们的渔船发动机故障在海上漂流",
+    "小区路灯坏了一个月了投诉",
+    "有个老人走失了，穿蓝色外套",
+]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_port(port: int, timeout: float = 30) -> None:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+            return
+        time.sleep(0.05)
+    raise TimeoutError(f"port {port} not up")
+
+
+def load() -> list[float]:
+    return [round(x, 2) for x in os.getloadavg()]
+
+
+async def create_vhost(name: str) -> None:
+    async with httpx.AsyncClient(auth=("guest", "guest"), timeout=10) as c:
+        (await c.put(f"{MGMT}/api/vhosts/{quote(name, safe='')}")).raise_for_status()
+        (await c.put(f"{MGMT}/api/permissions/{quote(name, safe='')}/guest",
+                     json={"configure": ".*", "write": ".*", "read": ".*"})).raise_for_status()
+
+
+async def delete_vhost(name: str) -> None:
+    async with httpx.AsyncClient(auth=("guest", "guest"), timeout=10) as c:
+        await c.delete(f"{MGMT}/api/vhosts/{quote(name, safe='')}")
+
+
+async def delete_prefix(prefix: str) -> None:
+    r = Redis.from_url(REDIS_URL)
+    try:
+        async for key in r.scan_iter(match=f"{prefix}:*", count=2000):
+            await r.delete(key)
+    finally:
+        await r.aclose()
+
+
+async def queue_count(url: str, name: str) -> int:
+    conn = await aio_pika.connect(url)
+    try:
+        ch = await conn.channel()
+        q = await ch.declare_queue(name, passive=True)
+        return int(q.declaration_result.message_count or 0)
+    finally:
+        await conn.close()
+
+
+class Procs:
+    """Child processes of the run, stopped (by their own pid) whatever happens."""
+
+    def __init__(self) -> None:
+        self.procs: list[subprocess.Popen[bytes]] = []
+
+    def start(self, args: list[str], env: dict[str, str] | None = None,
+              stdout: Any = subprocess.DEVNULL) -> subprocess.Popen[bytes]:
+        p = subprocess.Popen(args, env=env, cwd=ROOT, stdout=stdout,
+                             stderr=subprocess.DEVNULL, start_new_session=True)
+        self.procs.append(p)
+        return p
+
+    def stop(self, p: subprocess.Popen[bytes]) -> None:
+        if p.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(p.pid, signal.SIGTERM)
+            try:
+                p.wait(20)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(p.pid, signal.SIGKILL)
+                p.wait(5)
+
+    def stop_all(self) -> None:
+        for p in reversed(self.procs):
+            self.stop(p)
+
+
+# --------------------------------------------------------------------------- wrk
+
+
+def wrk(url: str, lua: Path, duration: float, connections: int = 64, threads: int = 2) -> dict[str, Any]:
+    proc = subprocess.run(
+        ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{max(1, round(duration))}s",
+         "--latency", "-s", str(lua), url],
+        capture_output=True, text=True, timeout=duration + 60,
+    )
+    out = proc.stdout
+    if proc.returncode != 0 or "requests in" not in out:
+        raise RuntimeError(f"wrk failed: {proc.stdout[-500:]} {proc.stderr[-500:]}")
+    m = re.search(r"(\d+) requests in ([\d.]+)s", out)
+    requests = int(m.group(1)) if m else 0
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    errors = re.search(r"Socket errors: (.*)", out)
+    p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)", out)
+    p99_ms = None
+    if p99:
+        p99_ms = float(p99.group(1)) * {"us": 0.001, "ms": 1, "s": 1000}[p99.group(2)]
+    return {
+        "requests": requests,
+        "non_2xx": int(non2xx.group(1)) if non2xx else 0,
+        "socket_errors": errors.group(1) if errors else "",
+        "req_per_s": round(requests / float(m.group(2))) if m else 0,
+        "closed_loop_p99_ms": p99_ms,
+        "raw": out[-800:],
+    }
+
+
+THREAD_SETUP = """
+local counter = 0
+local nthreads = 0
+function setup(thread)
+  thread:set("tid", nthreads)
+  nthreads = nthreads + 1
+end
+"""
+
+
+def bare_lua(path: Path) -> Path:
+    body = json.dumps({"channel": "api", "text": TEXTS[0], "caller": "+8613800000000",
+                       "pad": "x" * 200}, ensure_ascii=False)
+    path.write_text(THREAD_SETUP + f"""
+local body = {json.dumps(body, ensure_ascii=False)}
+request = function()
+  counter = counter + 1
+  return wrk.format("POST", "/alert", {{["Content-Type"]="application/json",
+    ["X-Id"]="b" .. tid .. "-" .. counter}}, body)
+end
+""", encoding="utf-8")
+    return path
+
+
+def sms_params(i: int, run: str) -> dict[str, str]:
+    return {
+        "MessageSid": "SM" + (run + f"{i:024x}")[:32],
+        "AccountSid": "AC" + "0" * 32,
+        "From": f"+86138{i % 100_000_000:08d}",
+        "To": "+8612110",
+        "Body": f"{TEXTS[i % len(TEXTS)]}（{i}）",
+        "NumMedia": "0",
+    }
+
+
+def ours_lua(path: Path, base: str, n: int, run: str, threads: int) -> Path:
+    """`n` distinct pre-signed Twilio SMS requests; thread t sends t, t+T, t+2T…"""
+    from twilio.request_validator import RequestValidator
+
+    validator = RequestValidator(TOKEN)
+    url = base + "/webhooks/twilio/sms"
+    lines = []
+    for i in range(n):
+        params = sms_params(i, run)
+        sig = validator.compute_signature(url, params)
+        lines.append(f"{{{json.dumps(urlencode(params))},{json.dumps(sig)}}}")
+    path.write_text(THREAD_SETUP + "local reqs = {\n" + ",\n".join(lines) + "\n}\n" + f"""
+request = function()
+  local i = tid + counter * {threads} + 1
+  counter = counter + 1
+  if i > #reqs then i = ((i - 1) % #reqs) + 1 end
+  local r = reqs[i]
+  return wrk.format("POST", "/webhooks/twilio/sms", {{
+    ["Content-Type"]="application/x-www-form-urlencoded", ["X-Twilio-Signature"]=r[2]}}, r[1])
+end
+""", encoding="utf-8")
+    return path
+
+
+# --------------------------------------------------------------------------- open loop
+
+
+async def open_loop(base: str, rate: float, duration: float, run: str, offset: int) -> dict[str, Any]:
+    """Send at t0 + i/rate regardless of replies; latency from the scheduled time."""
+    from twilio.request_validator import RequestValidator
+
+    validator = RequestValidator(TOKEN)
+    url = base + "/webhooks/twilio/sms"
+    n = int(rate * duration)
+    reqs = []
+    for i in range(offset, offset + n):
+        params = sms_params(i, run)
+        reqs.append((urlencode(params), validator.compute_signature(url, params)))
+    latencies: list[float] = []
+    statuses: Counter[int] = Counter()
+    limits = httpx.Limits(max_connections=512, max_keepalive_connections=512)
+    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as client:
+        loop = asyncio.get_running_loop()
+        t0 = loop.time() + 0.2
+
+        async def one(k: int) -> None:
+            at = t0 + k / rate
+            await asyncio.sleep(max(0.0, at - loop.time()))
+            body, sig = reqs[k]
+            try:
+                r = await client.post("/webhooks/twilio/sms", content=body, headers={
+                    "Content-Type": "application/x-www-form-urlencoded",
+                    "X-Twilio-Signature": sig})
+                statuses[r.status_code] += 1
+            except httpx.HTTPError:
+                statuses[599] += 1
+            latencies.append((loop.time() - at) * 1000)
+
+        await asyncio.gather(*(one(k) for k in range(n)))
+    latencies.sort()
+
+    def pct(p: float) -> float:
+        return round(latencies[min(len(latencies) - 1, int(p * len(latencies)))], 1)
+
+    return {"rate": rate, "sent": n, "statuses": dict(statuses), "p50_ms": pct(0.50),
+            "p90_ms": pct(0.90), "p99_ms": pct(0.99), "max_ms": round(latencies[-1], 1)}
+
+
+# --------------------------------------------------------------------------- py-spy
+
+
+def profile(pid: int, seconds: float, out: Path) -> subprocess.Popen[bytes] | None:
+    spy = shutil.which("py-spy") or str(ROOT / ".venv" / "bin" / "py-spy")
+    if not Path(spy).exists():
+        return None
+    return subprocess.Popen(
+        [spy, "record", "--pid", str(pid), "--duration", str(int(seconds)), "--rate", "200",
+         "--format", "raw", "--output", str(out), "--nonblocking", "--subprocesses"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+
+
+OURS = ("(contracts/", "(bus/", "(adapters/", "(gateway/")
+
+
+def summarise_profile(path: Path, top: int = 18) -> dict[str, Any]:
+    """Collapsed stacks → the share of CPU samples per (inclusive) function of ours and
+    per library area, and the hottest leaf frames."""
+    if not path.exists():
+        return {}
+    total = 0
+    inclusive: Counter[str] = Counter()
+    leaf: Counter[str] = Counter()
+    area: Counter[str] = Counter()
+    areas = [
+        ("pydantic", "pydantic"), ("json", "/json/"), ("aio-pika/aiormq/pamqp", "aio"),
+        ("redis-py", "/redis/"), ("httpx/httpcore/h11", "http"), ("starlette/fastapi", "starlette"),
+        ("uvicorn", "uvicorn"), ("structlog/logging", "log"), ("sqlite (spool)", "sqlite"),
+        ("twilio validator", "twilio"), ("asyncio", "/asyncio/"), ("opentelemetry", "opentelemetry"),
+        ("prometheus", "prometheus"), ("multipart/form", "multipart"),
+    ]
+    for line in path.read_text(errors="replace").splitlines():
+        stack, _, count_s = line.rpartition(" ")
+        if not count_s.isdigit():
+            continue
+        count = int(count_s)
+        total += count
+        frames = stack.split(";")
+        seen: set[str] = set()
+        for f in frames:
+            if any(p in f for p in OURS):
+                name = re.sub(r":\d+\)$", ")", f.strip())
+                if name not in seen:
+                    seen.add(name)
+                    inclusive[name] += count
+        leaf[re.sub(r":\d+\)$", ")", frames[-1].strip())] += count
+        last_lib = next((label for label, key in areas
+                         for f in reversed(frames[-6:]) if key in f), "other")
+        area[last_lib] += count
+    pct = lambda c: round(100 * c / total, 1) if total else 0.0  # noqa: E731
+    return {
+        "samples": total,
+        "ours_inclusive_pct": {k: pct(v) for k, v in inclusive.most_common(top)},
+        "leaf_pct": {k: pct(v) for k, v in leaf.most_common(top)},
+        "area_pct": {k: pct(v) for k, v in area.most_common()},
+    }
+
+
+# --------------------------------------------------------------------------- the stages
+
+
+def linkgate_env(amqp: str, prefix: str, spool: Path, port: int, centre: int) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LINKGATE_")}
+    base = f"http://127.0.0.1:{centre}"
+    env.update({
+        "LINKGATE_AMQP_URL": amqp,
+        "LINKGATE_REDIS_URL": REDIS_URL,
+        "LINKGATE_REDIS_PREFIX": prefix,
+        "LINKGATE_SPOOL_DIR": str(spool),
+        "LINKGATE_HTTP_HOST": "127.0.0.1",
+        "LINKGATE_HTTP_PORT": str(port),
+        "LINKGATE_PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
+        "LINKGATE_TWILIO_AUTH_TOKEN": TOKEN,
+        "LINKGATE_LOG_LEVEL": "WARNING",
+        "LINKGATE_LOG_JSON": "true",
+        "LINKGATE_COMMAND_CENTRE_URL": f"{base}/command-centre/",
+        "LINKGATE_HOTLINE_URL": f"{base}/12345/",
+        "LINKGATE_MARITIME_SAR_URL": f"{base}/maritime-sar/",
+        "LINKGATE_OCEAN_FISHERY_URL": f"{base}/ocean-fishery/",
+        "LINKGATE_API_KEYS": json.dumps({"bench-key": ["*"]}),
+    })
+    return env
+
+
+async def receiver_count(centre: int) -> dict[str, Any]:
+    async with httpx.AsyncClient(timeout=5) as c:
+        return dict((await c.get(f"http://127.0.0.1:{centre}/_count")).json())
+
+
+async def wait_delivered(centre: int, n: int, timeout: float) -> tuple[int, float]:
+    end = time.monotonic() + timeout
+    got = 0
+    while time.monotonic() < end:
+        got = (await receiver_count(centre))["by_destination"].get("command-centre", 0)
+        if got >= n:
+            break
+        await asyncio.sleep(0.1)
+    return got, time.monotonic()
+
+
+async def wait_router(amqp: str, timeout: float = 40) -> None:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        conn = await aio_pika.connect(amqp)
+        try:
+            ch = await conn.channel()
+            q = await ch.declare_queue("router.classify", passive=True)
+            if q.declaration_result.consumer_count:
+                return
+        except aio_pika.exceptions.ChannelClosed:
+            pass
+        finally:
+            await conn.close()
+        await asyncio.sleep(0.3)
+    raise TimeoutError("router not consuming")
+
+
+async def stage_bare(procs: Procs, amqp: str, prefix: str, tmp: Path, duration: float) -> dict[str, Any]:
+    port = free_port()
+    env = {**os.environ, "BARE_AMQP_URL": amqp, "BARE_REDIS_URL": REDIS_URL,
+           "BARE_PREFIX": prefix + ":bare", "PYTHONPATH": str(ROOT)}
+    api = procs.start([PY, "-m", "uvicorn", "bench.bare:app", "--port", str(port),
+                       "--log-level", "warning", "--no-access-log"], env=env)
+    cons = procs.start([PY, str(ROOT / "bench" / "bare.py"), "consumer"], env=env)
+    wait_port(port)
+    await asyncio.sleep(1.5)
+    t0 = time.monotonic()
+    w = await asyncio.to_thread(wrk, f"http://127.0.0.1:{port}", bare_lua(tmp / "bare.lua"), duration)
+    accepted = w["requests"] - w["non_2xx"]
+    done = 0
+    end = time.monotonic() + 120
+    while time.monotonic() < end:
+        done = await queue_count(amqp, OUT_QUEUE)
+        if done >= accepted:
+            break
+        await asyncio.sleep(0.1)
+    elapsed = time.monotonic() - t0
+    procs.stop(api)
+    procs.stop(cons)
+    return {"http": {k: v for k, v in w.items() if k != "raw"}, "accepted": accepted,
+            "republished": done, "seconds": round(elapsed, 2),
+            "alerts_per_s": round(done / elapsed), "load": load()}
+
+
+async def start_ours(procs: Procs, env: dict[str, str], workers: int = 1,
+                     router: bool = True) -> tuple[subprocess.Popen[bytes], subprocess.Popen[bytes] | None]:
+    rt = procs.start([LINKGATE, "router"], env=env) if router else None
+    if rt is not None:
+        await wait_router(env["LINKGATE_AMQP_URL"])
+    api = procs.start([LINKGATE, "api", "--workers", str(workers)], env=env)
+    wait_port(int(env["LINKGATE_HTTP_PORT"]))
+    await asyncio.sleep(2.0 + workers)  # lifespan: publisher, board feed, directory
+    return api, rt
+
+
+async def stage_ours(procs: Procs, amqp: str, prefix: str, tmp: Path, duration: float,
+                     do_profile: bool) -> dict[str, Any]:
+    centre = free_port()
+    rec = procs.start([PY, "-c", RECEIVER_MAIN, str(centre)],
+                      env={**os.environ, "PYTHONPATH": str(ROOT)})
+    wait_port(centre)
+    port = free_port()
+    env = linkgate_env(amqp, prefix, tmp / "spool", port, centre)
+    api, rt = await start_ours(procs, env)
+    assert rt is not None
+    run = uuid.uuid4().hex[:8]
+    lua = ours_lua(tmp / "ours.lua", f"http://127.0.0.1:{port}", 40_000, run, 2)
+    # warm-up (imports, first classification, connections): 1 s, not counted
+    w0 = await asyncio.to_thread(wrk, f"http://127.0.0.1:{port}",
+                                 ours_lua(tmp / "warm.lua", f"http://127.0.0.1:{port}", 3000, "w" + run[1:], 2), 1)
+    await wait_delivered(centre, w0["requests"] - w0["non_2xx"], 60)
+    base_cc = (await receiver_count(centre))["by_destination"].get("command-centre", 0)
+    spies = []
+    if do_profile:
+        spies = [p for p in (profile(api.pid, duration, tmp / "api.prof"),
+                             profile(rt.pid, duration, tmp / "router.prof")) if p]
+    t0 = time.monotonic()
+    w = await asyncio.to_thread(wrk, f"http://127.0.0.1:{port}", lua, duration)
+    accepted = w["requests"] - w["non_2xx"]
+    got, t_end = await wait_delivered(centre, base_cc + accepted, 180)
+    for s in spies:
+        s.wait(60)
+    elapsed = t_end - t0
+    delivered = got - base_cc
+    counts = await receiver_count(centre)
+    result = {"http": {k: v for k, v in w.items() if k != "raw"}, "accepted": accepted,
+              "delivered_to_command_centre": delivered, "seconds": round(elapsed, 2),
+              "alerts_per_s": round(delivered / elapsed) if elapsed else 0,
+              "receiver": counts, "load": load(), "signed_requests_available": 40_000}
+    if do_profile:
+        result["profile"] = {"api": summarise_profile(tmp / "api.prof"),
+                             "router": summarise_profile(tmp / "router.prof")}
+        keep = ROOT / "bench" / "profiles"
+        keep.mkdir(exist_ok=True)
+        for name in ("api.prof", "router.prof"):
+            if (tmp / name).exists():
+                shutil.copy(tmp / name, keep / name.replace(".prof", ".collapsed.txt"))
+    # open loop at half our max rate, the same stack
+    rate = max(10.0, result["alerts_per_s"] / 2)
+    ol = await open_loop_subprocess(f"http://127.0.0.1:{port}", rate, duration, run, 50_000)
+    got2, _ = await wait_delivered(centre, got + ol["statuses"].get(200, 0), 120)
+    ol["delivered_all"] = got2 >= got + ol["statuses"].get(200, 0)
+    ol["load"] = load()
+    result["open_loop"] = ol
+    procs.stop(api)
+    procs.stop(rt)
+    procs.stop(rec)
+    return result
+
+
+async def open_loop_subprocess(base: str, rate: float, duration: float, run: str,
+                               offset: int) -> dict[str, Any]:
+    out = await asyncio.to_thread(
+        subprocess.run,
+        [PY, str(Path(__file__)), "--open-loop", base, str(rate), str(duration), run, str(offset)],
+        capture_output=True, text=True, timeout=duration + 120, cwd=ROOT,
+    )
+    return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+async def stage_workers(procs: Procs, amqp: str, prefix: str, tmp: Path,
+                        duration: float) -> dict[str, Any]:
+    """The webhook alone: 1 then 2 uvicorn workers; the router is not running, so the
+    received alerts wait in `router.classify` (declared by the earlier stage)."""
+    out: dict[str, Any] = {}
+    centre = free_port()
+    for workers in (1, 2):
+        port = free_port()
+        env = linkgate_env(amqp, prefix + f":w{workers}", tmp / f"spool{workers}", port, centre)
+        api, _ = await start_ours(procs, env, workers=workers, router=False)
+        run = uuid.uuid4().hex[:8]
+        lua = ours_lua(tmp / f"w{workers}.lua", f"http://127.0.0.1:{port}", 60_000, run, 2)
+        w = await asyncio.to_thread(wrk, f"http://127.0.0.1:{port}", lua, duration, 128)
+        out[f"workers_{workers}"] = {k: v for k, v in w.items() if k != "raw"} | {"load": load()}
+        procs.stop(api)
+    r1, r2 = out["workers_1"]["req_per_s"], out["workers_2"]["req_per_s"]
+    out["ratio"] = round(r2 / r1, 2) if r1 else None
+    return out
+
+
+def colleague_bench(args: list[str]) -> dict[str, Any]:
+    out = subprocess.run([PY, *args], capture_output=True, text=True, timeout=600, cwd=ROOT)
+    text = out.stdout.strip()
+    start = text.find("{")
+    try:
+        return dict(json.loads(text[start:])) if start >= 0 else {"error": text[-500:]}
+    except ValueError:
+        return {"error": (text + out.stderr)[-800:]}
+
+
+RECEIVER_MAIN = """
+import asyncio, sys
+from tests.chaos.services import Receiver
+async def main():
+    r = Receiver(port=int(sys.argv[1]))
+    await r.start()
+    await asyncio.Event().wait()
+asyncio.run(main())
+"""
+
+
+# --------------------------------------------------------------------------- main
+
+
+def table(results: dict[str, Any]) -> str:
+    a = results["a_raw_publish"]["msgs_per_s"]
+    b = results["b_bare_pipeline"]["alerts_per_s"]
+    ours = results["ours_full_path"]
+    o = ours["alerts_per_s"]
+    ol = ours["open_loop"]
+    w = results["api_workers"]
+    cl = results.get("classifier", {})
+    am = results.get("ami", {})
+    rows = [
+        ("(a) raw aio-pika confirmed publish", f"{a} msg/s", ""),
+        ("(b) bare pipeline (SET NX + publish → republish)", f"{b} alerts/s", ""),
+        ("ours: full path, end to end", f"{o} alerts/s",
+         f"{round(100 * o / b) if b else '?'} % of (b) (target ≥ 60 %)"),
+        (f"webhook p99 at {ol['rate']:.0f}/s open loop", f"{ol['p99_ms']} ms",
+         f"p50 {ol['p50_ms']} ms (target p99 ≤ 50 ms)"),
+        ("API 1 → 2 workers (webhook only)",
+         f"{w['workers_1']['req_per_s']} → {w['workers_2']['req_per_s']} req/s",
+         f"{w['ratio']}× (target ≥ 1.8×)"),
+        ("classifier (5k phrases)", f"{cl.get('engine_alerts_per_s_wall', '?')} alerts/s",
+         "target ≥ 20k"),
+        ("AMI frame parsing", f"{_ami_rate(am)} events/s", "target ≥ 50k"),
+    ]
+    width = max(len(r[0]) for r in rows)
+    lines = [f"{r[0]:<{width}}  {r[1]:>22}  {r[2]}" for r in rows]
+    return "\n".join(lines)
+
+
+def _ami_rate(am: dict[str, Any]) -> Any:
+    for key in ("parser", "parse"):
+        part = am.get(key)
+        if isinstance(part, dict):
+            for k, v in part.items():
+                if "per_s" in k:
+                    return v
+    return am.get("parser_frames_per_s", "?")
+
+
+async def main(args: argparse.Namespace) -> dict[str, Any]:
+    results: dict[str, Any] = {
+        "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "cpus": os.cpu_count(), "load_at_start": load(), "duration_s": args.duration,
+    }
+    vhost = f"lgbench-{uuid.uuid4().hex[:8]}"
+    prefix = f"lgbench:{uuid.uuid4().hex[:8]}"
+    await create_vhost(vhost)
+    amqp = f"amqp://guest:guest@{AMQP_HOST}:5672/{quote(vhost, safe='')}"
+    procs = Procs()
+    tmp = Path(tempfile.mkdtemp(prefix="lgbench-"))
+    try:
+        stages = set(args.stages.split(","))
+        if "a" in stages:
+            print("(a) raw publish…", file=sys.stderr)
+            results["a_raw_publish"] = await raw_publish(amqp, args.raw_messages, 500) | {"load": load()}
+        if "b" in stages:
+            print("(b) bare pipeline…", file=sys.stderr)
+            results["b_bare_pipeline"] = await stage_bare(procs, amqp, prefix, tmp, args.duration)
+        if "ours" in stages:
+            print("ours: full path + open loop…", file=sys.stderr)
+            results["ours_full_path"] = await stage_ours(procs, amqp, prefix, tmp, args.duration,
+                                                         not args.no_profile)
+        if "workers" in stages:
+            print("API workers 1 vs 2…", file=sys.stderr)
+            results["api_workers"] = await stage_workers(procs, amqp, prefix, tmp, args.duration)
+        if "others" in stages:
+            print("classifier, AMI…", file=sys.stderr)
+            results["classifier"] = colleague_bench(["bench/bench_classifier.py"])
+            results["ami"] = colleague_bench(["bench/bench_ami.py", "--json"])
+    finally:
+        procs.stop_all()
+        await delete_vhost(vhost)
+        await delete_prefix(prefix)
+        shutil.rmtree(tmp, ignore_errors=True)
+    results["finished"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    results["load_at_end"] = load()
+    return results
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["--open-loop"]:
+        base, rate, duration, run, offset = sys.argv[2:7]
+        print(json.dumps(asyncio.run(open_loop(base, float(rate), float(duration), run, int(offset)))))
+        raise SystemExit(0)
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--duration", type=float, default=10.0, help="seconds per load stage")
+    ap.add_argument("--raw-messages", type=int, default=20_000)
+    ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results.json")
+    ap.add_argument("--no-profile", action="store_true")
+    ap.add_argument("--stages", default="a,b,ours,workers,others",
+                    help="comma list of a,b,ours,workers,others")
+    ns = ap.parse_args()
+    res = asyncio.run(main(ns))
+    ns.out.write_text(json.dumps(res, indent=2, ensure_ascii=False), encoding="utf-8")
+    with contextlib.suppress(KeyError):
+        print(table(res))
+    print(f"\nload (1/5/15 min) at start {res['load_at_start']}, at end {res['load_at_end']}; "
+          f"{res['cpus']} CPUs; JSON: {ns.out}")
