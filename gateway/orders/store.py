@@ -145,7 +145,11 @@ class OrderStore:
         async def body(pipe: Pipeline) -> tuple[tuple[OrderRecord, bool, list[str]], Writes | None]:
             existing = await pipe.get(key)
             if existing:
-                return (OrderRecord.model_validate_json(existing), False, []), None
+                found = OrderRecord.model_validate_json(existing)
+                same = (found.order.incident_id, found.order.unit_id)
+                if same != (order.incident_id, order.unit_id):
+                    raise OrderError(409, "order-id-in-use")
+                return (found, False, []), None
             current = order
             for _ in range(20):
                 holder = await pipe.hget(self.codes_key, current.code)

@@ -193,6 +193,12 @@ async def test_repeated_order_id_is_idempotent(client: httpx.AsyncClient, bus_pr
               "order_id": "CC-ORDER-1"},
     )
     assert r.status_code == 200 and r.json()["code"] == first["code"]
+    r = await client.post(
+        "/v1/orders",
+        json={"incident_id": "INC-OTHER", "unit_id": "ls-fire", "instructions": "x",
+              "order_id": "CC-ORDER-1"},
+    )
+    assert (r.status_code, r.json()["detail"]) == (409, "order-id-in-use")
     await probe.take(1)
     await probe.assert_nothing(within=0.3)
 
