@@ -91,12 +91,14 @@ class Orders:
             via=req.via,
             on_site=req.on_site,
         )
-        record, created, ids = await self.store.issue(
-            order, unit, req.status, publish=True, may_recode=True
-        )
-        if created and not accepts_orders_now(unit, issued_at):
+        note = None
+        if not accepts_orders_now(unit, issued_at):
+            # tier 3 takes orders in working hours only: issue anyway, say so in the history
+            note = "outside-working-hours"
             log.warning("orders.outside_working_hours", unit_id=unit.id, order_id=order.order_id)
-        return record, created, ids
+        return await self.store.issue(
+            order, unit, req.status, publish=True, may_recode=True, note=note
+        )
 
     async def feedback(
         self, fb: OrderFeedback, *, publish: bool

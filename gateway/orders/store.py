@@ -133,6 +133,7 @@ class OrderStore:
         *,
         publish: bool,
         may_recode: bool,
+        note: str | None = None,
     ) -> tuple[OrderRecord, bool, list[str]]:
         """Store a new order and arm its timers; an existing id is returned unchanged.
 
@@ -174,6 +175,7 @@ class OrderStore:
                         by=current.issued_by,
                         via="api" if publish else "bus",
                         state=OrderState.ISSUED,
+                        note=note,
                     )
                 ],
             )

@@ -220,3 +220,13 @@ async def test_broker_down_nothing_lost_outbox_publishes_later(
     keys = sorted(k for k, _ in await probe.take_with_keys(2))
     assert keys == ["order.feedback.acknowledged", "order.issued"]
     assert await outbox.pending() == 0
+
+
+async def test_tier3_order_outside_working_hours_is_issued_with_a_note(
+    client: httpx.AsyncClient,
+) -> None:
+    # Sunday 2026-11-22 03:00 Asia/Shanghai: the development commission's office is closed
+    night = await issue(client, unit_id="ls-ndrc", issued_at="2026-11-21T19:00:00+00:00")
+    assert night["history"][0]["note"] == "outside-working-hours"
+    day = await issue(client, unit_id="ls-ndrc", issued_at="2026-11-23T02:00:00+00:00")
+    assert day["history"][0]["note"] is None
