@@ -74,8 +74,11 @@ def _quiet_logs() -> Iterator[None]:
 
     from gateway.logging import configure_logging
 
+    root = logging.getLogger()
+    saved = (list(root.handlers), root.level)
     configure_logging("WARNING", json_logs=False)
     logging.getLogger("aio_pika").setLevel(logging.CRITICAL)
     logging.getLogger("aiormq").setLevel(logging.CRITICAL)
     yield
     structlog.reset_defaults()
+    root.handlers[:], root.level = saved[0], saved[1]

@@ -6,6 +6,7 @@ at DEBUG in the production JSON format."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 import uuid
 from typing import Any
@@ -42,6 +43,8 @@ async def test_secrets_and_phone_numbers_stay_out_of_the_logs(
     receiver = Receiver()
     await receiver.start()
     settings = type(sec_settings)(**{**sec_settings.model_dump(), **destination_urls(receiver)})
+    root = logging.getLogger()
+    saved = (list(root.handlers), root.level)
     configure_logging("DEBUG", json_logs=True)
     try:
         async with running_router(settings):
@@ -58,6 +61,7 @@ async def test_secrets_and_phone_numbers_stay_out_of_the_logs(
     finally:
         await receiver.stop()
         structlog.reset_defaults()
+        root.handlers[:], root.level = saved[0], saved[1]
 
     logs = capsys.readouterr()
     text = logs.out + logs.err
