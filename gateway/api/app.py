@@ -22,6 +22,7 @@ from bus.spool import Spool
 from gateway.directory.store import DirectoryStore
 from gateway.observability.tracing import TraceMiddleware
 from gateway.settings import Settings
+from gateway.topology import declare_all
 
 log = structlog.get_logger(__name__)
 
@@ -66,8 +67,14 @@ async def _keep_publisher(app: FastAPI, settings: Settings) -> None:
     delay = 0.5
     while app.state.publisher is None:
         try:
-            app.state.publisher = await Publisher.connect(settings, confirm_timeout_s=5.0)
-            app.state.spool.set_publisher(app.state.publisher)
+            publisher = await Publisher.connect(settings, confirm_timeout_s=5.0)
+            try:
+                await declare_all(publisher.connection, settings)
+            except BaseException:
+                await publisher.close()
+                raise
+            app.state.publisher = publisher
+            app.state.spool.set_publisher(publisher)
             log.info("api.broker_connected")
         except Exception as exc:
             log.warning("api.broker_unavailable", error=repr(exc), retry_in=delay)

@@ -8,10 +8,13 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from urllib.parse import quote, unquote, urlsplit
 
+import httpx
 import pytest
 
 from gateway.settings import Settings
+from gateway.topology import QUEUES
 
 LINKGATE = str(Path(sys.executable).with_name("linkgate"))
 
@@ -34,33 +37,59 @@ def test_bad_setting_exits_2_with_a_clear_message() -> None:
     assert "LINKGATE_HTTP_PORT" in out.stderr
 
 
-@pytest.mark.parametrize("process", ["router", "sla", "ami"])
-def test_process_starts_logs_and_stops_on_sigterm(process: str, settings: Settings) -> None:
+def _declared_queues(settings: Settings) -> dict[str, set[str]]:
+    """Work queues in the test's vhost (management API) with their bindings to the exchange."""
+    vhost = quote(unquote(urlsplit(settings.amqp_url).path.lstrip("/")), safe="")
+    base = "http://127.0.0.1:15672/api"
+    with httpx.Client(auth=("guest", "guest"), timeout=10) as client:
+        names = [q["name"] for q in client.get(f"{base}/queues/{vhost}").json()]
+        work = [n for n in names if not n.endswith(".dlq") and ".retry." not in n]
+        return {
+            name: {
+                b["routing_key"]
+                for b in client.get(f"{base}/queues/{vhost}/{quote(name, safe='')}/bindings").json()
+                if b["source"] == settings.exchange
+            }
+            for name in work
+        }
+
+
+@pytest.mark.parametrize("process", ["router", "sla", "ami", "channels"])
+def test_process_starts_declares_its_queues_and_stops_on_sigterm(
+    process: str, settings: Settings, tmp_path: Path
+) -> None:
     env = {
         **os.environ,
         "LINKGATE_AMQP_URL": settings.amqp_url,
         "LINKGATE_REDIS_URL": settings.redis_url,
         "LINKGATE_REDIS_PREFIX": settings.redis_prefix,
         "LINKGATE_AMI_PORT": "1",  # no PBX here: the AMI process must keep retrying, not die
+        "LINKGATE_TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
+        "LINKGATE_TWILIO_AUTH_TOKEN": "t" * 32,
+        "LINKGATE_TWILIO_FROM_NUMBER": "+8657812110",
+        "LINKGATE_SPOOL_DIR": str(tmp_path / "spool"),
         "LINKGATE_LOG_JSON": "true",
     }
-    proc = subprocess.Popen([LINKGATE, process], stderr=subprocess.PIPE, text=True, env=env)
-    assert proc.stderr is not None
-    seen: list[str] = []
+    log_path = tmp_path / f"{process}.log"
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen([LINKGATE, process], stdout=log, stderr=log, env=env)
+    expected = {q.name: set(q.bindings) for q in QUEUES if q.process == process}
     try:
         deadline = time.monotonic() + 60
-        while not any('"process.started"' in line for line in seen):
+        while '"process.started"' not in log_path.read_text():
+            assert proc.poll() is None, log_path.read_text()[-3000:]
             assert time.monotonic() < deadline, "no process.started within 60 s"
-            line = proc.stderr.readline()
-            assert line, f"{process} exited early: {''.join(seen)[-2000:]}"
-            seen.append(line)
-        time.sleep(1.0)  # let it get to work (connect, declare, consume)
-        assert proc.poll() is None, "".join(seen)
+            time.sleep(0.1)
+        while set(_declared_queues(settings)) < set(expected) and time.monotonic() < deadline:
+            time.sleep(0.2)  # connect, declare, consume
+        assert proc.poll() is None, log_path.read_text()[-3000:]
+        # the central topology (declared by the API at start) is what the process consumes
+        assert _declared_queues(settings) == expected
         proc.send_signal(signal.SIGTERM)
-        _, err = proc.communicate(timeout=30)
+        proc.wait(timeout=30)
     finally:
         if proc.poll() is None:
             proc.kill()
-    out = "".join(seen) + err
+    out = log_path.read_text()
     assert proc.returncode == 0, out[-3000:]
     assert '"process.stopped"' in out

@@ -1,0 +1,63 @@
+"""Every durable work queue of the gateway and what it is bound to, in one place.
+
+The API declares them all when it starts (and so does any process through its own
+consumers), so an alert that arrives before its consumer first ran is queued, never
+refused as unroutable: a webhook peer like Twilio does not retry, and a refused alert
+would be a lost one. `tests/foundation/test_cli_and_processes.py` checks this list
+against what each process really declares.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aio_pika.abc import AbstractRobustConnection
+
+from bus.topology import declare_consumer_queue
+from gateway.settings import Settings
+
+
+@dataclass(frozen=True)
+class QueueDecl:
+    name: str
+    bindings: tuple[str, ...]
+    process: str  # which `linkgate` process consumes it
+
+
+QUEUES: tuple[QueueDecl, ...] = (
+    # linkgate router: classify, then one delivery queue per centre
+    QueueDecl("router.classify", ("alert.received.*",), "router"),
+    QueueDecl("deliver.command-centre", ("alert.routed.*",), "router"),
+    QueueDecl("deliver.12345", ("alert.routed.12345",), "router"),
+    QueueDecl("deliver.maritime-sar", ("alert.routed.maritime-sar",), "router"),
+    QueueDecl("deliver.ocean-fishery", ("alert.routed.ocean-fishery",), "router"),
+    # linkgate channels: orders out by SMS / WeCom, fall back on failed delivery
+    QueueDecl("channels.orders", ("order.issued",), "channels"),
+    QueueDecl(
+        "channels.delivery-failures",
+        ("order.delivery.failed", "order.delivery.undelivered"),
+        "channels",
+    ),
+    # linkgate sla: order lifecycle, exchanges with 12345 and the sea centres, duty checks
+    QueueDecl("orders.issued", ("order.issued",), "sla"),
+    QueueDecl("orders.feedback", ("order.feedback.#",), "sla"),
+    QueueDecl("exchanges.hotline", ("alert.routed.12345",), "sla"),
+    QueueDecl(
+        "exchanges.sea", ("alert.routed.maritime-sar", "alert.routed.ocean-fishery"), "sla"
+    ),
+    QueueDecl("supervision.dutycheck", ("dutycheck.result.#",), "sla"),
+    # linkgate ami: call commands from the API
+    QueueDecl("calls.threeway", ("call.threeway.requested",), "ami"),
+    QueueDecl("calls.transfer", ("call.transfer.requested",), "ami"),
+    QueueDecl("calls.threeway.hangups", ("call.event.hangup",), "ami"),
+)
+
+
+async def declare_all(connection: AbstractRobustConnection, settings: Settings) -> None:
+    """Declare every work queue (with its DLQ and retry queues); idempotent."""
+    channel = await connection.channel()
+    try:
+        for queue in QUEUES:
+            await declare_consumer_queue(channel, settings, queue.name, queue.bindings)
+    finally:
+        await channel.close()
