@@ -27,6 +27,7 @@ from gateway.calls.evidence import DutyLineMiss, append_miss
 from gateway.directory.store import DirectoryStore
 from gateway.orders.timers import SlaTimers
 from gateway.settings import Settings
+from gateway.supervision.cli import report_command
 from gateway.supervision.dutychecks import dutycheck_spec
 from gateway.supervision.rules import RulesError, rules
 from tests.orders.conftest import feedback, issue
@@ -184,15 +185,21 @@ async def test_cli_report_writes_json_csv_html(
                         "LINKGATE_REDIS_PREFIX": settings.redis_prefix}
     exe = str(Path(sys.executable).parent / "linkgate")
     outs = {}
-    for fmt in ("json", "csv", "html"):
+    out = tmp_path / "report.json"  # the real console script once
+    proc = await asyncio.create_subprocess_exec(
+        exe, "report", "--from", "2026-11-23", "--to", "2026-11-24", "--format", "json",
+        "--out", str(out), env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )
+    _, err = await asyncio.wait_for(proc.communicate(), 30)
+    assert proc.returncode == 0, err.decode()
+    outs["json"] = out.read_text(encoding="utf-8")
+    for fmt in ("csv", "html"):  # the same command in-process
         out = tmp_path / f"report.{fmt}"
-        proc = await asyncio.create_subprocess_exec(
-            exe, "report", "--from", "2026-11-23", "--to", "2026-11-24", "--format", fmt,
-            "--out", str(out), env=env,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        code = await asyncio.to_thread(
+            report_command, settings, "2026-11-23", "2026-11-24", None, fmt, out
         )
-        _, err = await asyncio.wait_for(proc.communicate(), 30)
-        assert proc.returncode == 0, err.decode()
+        assert code == 0
         outs[fmt] = out.read_text(encoding="utf-8")
     assert json.loads(outs["json"])["totals"]["deduction_points"] == 6.0
     assert outs["csv"].startswith("unit_id,name,tier,orders")
