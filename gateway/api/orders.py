@@ -22,6 +22,7 @@ router = APIRouter(prefix="/v1/orders", tags=["orders"])
 
 _UNPROCESSABLE = {
     "handed-to-unit-required", "unknown-unit", "issued-at-needs-timezone", "issued-at-out-of-range",
+    "feedback-before-order",
 }
 
 

@@ -13,12 +13,14 @@ a duplicate: accepted, nothing changes.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Literal
 
 from contracts.order import OrderFeedback, OrderState
 from gateway.orders.record import CLOSED, PROGRESS_RANK, OrderRecord
 
 Outcome = Literal["applied", "duplicate", "refused"]
+CLOCK_SKEW = timedelta(minutes=5)  # a channel's clock may be a little behind ours
 
 KIND_TO_STATE: dict[str, OrderState] = {
     "delivered": OrderState.DELIVERED,
@@ -59,6 +61,8 @@ def decide(record: OrderRecord, fb: OrderFeedback) -> Decision:
     """Decide what `fb` does to `record` (nothing is changed here)."""
     if fb.feedback_id in record.feedback_ids:
         return Decision("duplicate", "same-feedback")
+    if fb.at < record.order.issued_at - CLOCK_SKEW:
+        return Decision("refused", "feedback-before-order")
     state = record.state
     kind = fb.kind
     if kind == "reinforcement":

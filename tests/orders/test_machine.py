@@ -72,3 +72,15 @@ def test_same_feedback_id_is_a_duplicate_whatever_it_says() -> None:
     r = rec(OrderState.ARRIVED)
     r.feedback_ids.append("F9")
     assert decide(r, fb("completed", fid="F9")).reason == "same-feedback"
+
+
+def test_feedback_dated_before_the_order_is_refused() -> None:
+    from datetime import timedelta
+
+    early = OrderFeedback(
+        feedback_id="F2", order_id="O1", kind="arrived", by="u", via="sms",
+        at=T0 - timedelta(minutes=6),
+    )
+    assert decide(rec(OrderState.ISSUED), early).reason == "feedback-before-order"
+    skewed = early.model_copy(update={"at": T0 - timedelta(minutes=4)})
+    assert decide(rec(OrderState.ISSUED), skewed).outcome == "applied"
