@@ -48,6 +48,9 @@ def render(progress: Progress, board_url: str) -> Group:
             dest, str(deliveries.get(dest, 0)), Text(str(dup), "red" if dup else "green")
         )
 
+    for kind, count in sorted(progress.peers.get("other_posts", {}).items()):
+        outbound.add_row(kind, str(count), "", style="cyan")
+
     units = Table(title="orders ↔ unit liaisons", expand=True)
     units.add_column("step")
     units.add_column("count", justify="right")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import random
 import re
+import time
 from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -30,12 +31,15 @@ ORDER_CODE = re.compile(r"(?<![A-Z0-9])([A-Z0-9]{4,8})(?![A-Z0-9])")
 class PeerRecord:
     """What the simulated peers have seen, for the demo's progress display."""
 
-    deliveries: Counter[str] = field(default_factory=Counter)
+    deliveries: Counter[str] = field(default_factory=Counter)  # alerts per centre
+    other_posts: Counter[str] = field(default_factory=Counter)  # tickets, hand-overs …
     delivery_ids: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
     duplicates: Counter[str] = field(default_factory=Counter)
     sms_sent: int = 0
     wecom_posts: int = 0
     replies_sent: Counter[str] = field(default_factory=Counter)
+    replies_failed: int = 0
+    last_activity: float = 0.0
     last: list[tuple[str, str]] = field(default_factory=list)
 
 
@@ -67,6 +71,7 @@ def build_peers_app(
     tasks: set[asyncio.Task[None]] = set()
 
     def remember(kind: str, detail: str) -> None:
+        record.last_activity = time.monotonic()
         record.last.append((kind, detail))
         del record.last[:-50]
 
@@ -80,6 +85,14 @@ def build_peers_app(
     async def centre(centre: str, request: Request, rest: str = "") -> JSONResponse:
         key = request.headers.get("idempotency-key", "")
         body: Any = await request.json()
+        kind = rest.split("/", 1)[0] or "alerts"
+        if kind != "alerts":
+            record.other_posts[f"{centre}/{kind}"] += 1
+            remember(f"{centre}/{kind}", str(body)[:120])
+            answer = {"accepted": True, "id": new_id()}
+            if centre == "12345":
+                answer["ticket_id"] = f"GD{rng.randrange(10**11, 10**12)}"
+            return JSONResponse(answer, status_code=201)
         if key in record.delivery_ids[centre]:
             record.duplicates[centre] += 1
         else:
@@ -88,12 +101,9 @@ def build_peers_app(
             if on_delivery is not None:
                 spawn(on_delivery(centre, body))
         remember(centre, str(body)[:120])
-        answer: dict[str, Any] = {"accepted": True, "id": new_id()}
-        if centre == "12345":
-            answer["ticket_id"] = f"GD{rng.randrange(10**11, 10**12)}"
-        return JSONResponse(answer, status_code=201 if centre == "12345" else 200)
+        return JSONResponse({"accepted": True, "id": new_id()})
 
-    @app.post("/twilio/2010-04-01/Accounts/{account}/Messages.json")
+    @app.post("/2010-04-01/Accounts/{account}/Messages.json")
     async def twilio_send(account: str, request: Request) -> JSONResponse:
         form = await request.form()
         to, body = str(form.get("To", "")), str(form.get("Body", ""))
@@ -114,6 +124,7 @@ def build_peers_app(
     async def stats() -> dict[str, Any]:
         return {
             "deliveries": dict(record.deliveries),
+            "other_posts": dict(record.other_posts),
             "duplicates": dict(record.duplicates),
             "sms_sent": record.sms_sent,
             "wecom_posts": record.wecom_posts,
@@ -126,6 +137,12 @@ def build_peers_app(
         await client.post(url, data=params, headers={"X-Twilio-Signature": signature})
 
     async def _after_sms(sid: str, to: str, body: str, callback: str) -> None:
+        try:
+            await _answer_sms(sid, to, body, callback)
+        except httpx.HTTPError:
+            record.replies_failed += 1  # the gateway stopped before the liaison answered
+
+    async def _answer_sms(sid: str, to: str, body: str, callback: str) -> None:
         async with httpx.AsyncClient(timeout=10) as client:
             if callback:
                 for status in ("sent", "delivered"):
@@ -160,6 +177,7 @@ def build_peers_app(
                 }
                 await post_signed(client, "/webhooks/twilio/sms", params)
                 record.replies_sent[kind] += 1
+                record.last_activity = time.monotonic()
 
     return app, record
 

@@ -14,6 +14,7 @@ import contextlib
 import json
 import socket
 import sys
+import time
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -183,7 +184,7 @@ async def run_demo(base: Settings, options: DemoOptions) -> int:
         "LINKGATE_TWILIO_ACCOUNT_SID": "ACdemo00000000000000000000000000",
         "LINKGATE_TWILIO_AUTH_TOKEN": peer.twilio_auth_token,
         "LINKGATE_TWILIO_FROM_NUMBER": peer.twilio_number,
-        "LINKGATE_TWILIO_API_BASE": f"{peers_url}/twilio",
+        "LINKGATE_TWILIO_API_BASE": peers_url,
         "LINKGATE_WECHAT_TOKEN": peer.wechat_token,
         "LINKGATE_WECHAT_APP_ID": peer.wechat_app_id,
         "LINKGATE_WECHAT_AES_KEY": peer.wechat_aes_key,
@@ -223,7 +224,11 @@ async def run_demo(base: Settings, options: DemoOptions) -> int:
         code = 0
     finally:
         codes = await stack.stop()
-        console.print(f"processes stopped: {codes}")
+        # uvicorn re-raises the SIGTERM it handled gracefully: -15 is a clean stop too
+        clean = {name: c in (0, -15) for name, c in codes.items()}
+        console.print("processes stopped: " + ", ".join(
+            f"{name} {'cleanly' if ok else codes[name]}" for name, ok in clean.items()
+        ))
         peers.should_exit = True
         with contextlib.suppress(Exception):
             await asyncio.wait_for(peers_task, 5)
@@ -244,9 +249,9 @@ async def _drive(
                 # the command centre keeps the whole picture: it gets every decision too
                 expected["command-centre"] = expected.get("command-centre", 0) + 1
             if alert.channel == "wechat" and alert.lat is not None:
-                expected[alert.expect] += 1  # the location message is an alert of its own
-                if alert.expect != "command-centre":
-                    expected["command-centre"] += 1
+                # the location message is an alert of its own; with no text to classify,
+                # a human at the command centre triages it
+                expected["command-centre"] += 1
             await asyncio.sleep(0.4)
     return expected
 
@@ -277,6 +282,7 @@ async def _refresh(
     while True:
         progress.peers = {
             "deliveries": dict(record.deliveries),
+            "other_posts": dict(record.other_posts),
             "duplicates": dict(record.duplicates),
             "sms_sent": record.sms_sent,
             "wecom_posts": record.wecom_posts,
@@ -295,7 +301,11 @@ async def _settle(
         async with asyncio.timeout(timeout_s):
             while any(record.deliveries.get(d, 0) < n for d, n in expected.items()):  # noqa: ASYNC110
                 await asyncio.sleep(0.25)
-    await asyncio.sleep(1.0)
+    # then let the liaisons finish answering their orders (quiet for 4 s, at most 30 s)
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(30):
+            while time.monotonic() - record.last_activity < 4.0:  # noqa: ASYNC110
+                await asyncio.sleep(0.25)
     exact = all(record.deliveries.get(d, 0) == n for d, n in expected.items())
     no_dups = not any(record.duplicates.values())
     progress.note(

@@ -24,7 +24,7 @@ class Stack:
 
     async def start(self, name: str, *args: str) -> None:
         self.log_dir.mkdir(parents=True, exist_ok=True)
-        log = open(self.log_dir / f"{name}.log", "ab")  # noqa: ASYNC230 - once per process
+        log = open(self.log_dir / f"{name}.log", "wb")  # noqa: ASYNC230 - once per process
         linkgate = str(Path(sys.executable).with_name("linkgate"))
         self.processes[name] = await asyncio.create_subprocess_exec(
             linkgate, name, *args, env={**os.environ, **self.env}, stdout=log, stderr=log
