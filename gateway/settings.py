@@ -8,6 +8,8 @@ from pathlib import Path
 from pydantic import AnyUrl, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from contracts.common import Destination
+
 PACKAGE_DIR = Path(__file__).resolve().parent
 
 
@@ -56,6 +58,14 @@ class Settings(BaseSettings):
     directory_file: Path | None = None
 
     # --- destinations (HTTP endpoints of the centres)
+    direct_delivery: list[Destination] = Field(
+        default_factory=lambda: [Destination.COMMAND_CENTRE],
+        description=(
+            "centres the router posts routed alerts to itself; by default only the command "
+            "centre (it sees every decision): 12345 gets a ticket transfer and the sea "
+            "centres a hand-over from `linkgate sla`, one record per alert"
+        ),
+    )
     command_centre_url: AnyUrl | None = None
     hotline_url: AnyUrl | None = None
     maritime_sar_url: AnyUrl | None = None

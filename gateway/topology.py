@@ -25,12 +25,11 @@ class QueueDecl:
 
 
 QUEUES: tuple[QueueDecl, ...] = (
-    # linkgate router: classify, then one delivery queue per centre
+    # linkgate router: classify, then deliver every decision to the command centre
+    # (12345 and the sea centres are served by `sla`'s exchanges below; a centre put in
+    # LINKGATE_DIRECT_DELIVERY gets a `deliver.<id>` queue of its own from the router)
     QueueDecl("router.classify", ("alert.received.*",), "router"),
     QueueDecl("deliver.command-centre", ("alert.routed.*",), "router"),
-    QueueDecl("deliver.12345", ("alert.routed.12345",), "router"),
-    QueueDecl("deliver.maritime-sar", ("alert.routed.maritime-sar",), "router"),
-    QueueDecl("deliver.ocean-fishery", ("alert.routed.ocean-fishery",), "router"),
     # linkgate channels: orders out by SMS / WeCom, fall back on failed delivery
     QueueDecl("channels.orders", ("order.issued",), "channels"),
     QueueDecl(

@@ -49,7 +49,7 @@ def render(progress: Progress, board_url: str) -> Group:
         )
 
     for kind, count in sorted(progress.peers.get("other_posts", {}).items()):
-        outbound.add_row(kind, str(count), "", style="cyan")
+        outbound.add_row(f"  {kind}", str(count), "", style="cyan")
 
     units = Table(title="orders ↔ unit liaisons", expand=True)
     units.add_column("step")

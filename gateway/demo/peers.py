@@ -31,8 +31,8 @@ ORDER_CODE = re.compile(r"(?<![A-Z0-9])([A-Z0-9]{4,8})(?![A-Z0-9])")
 class PeerRecord:
     """What the simulated peers have seen, for the demo's progress display."""
 
-    deliveries: Counter[str] = field(default_factory=Counter)  # alerts per centre
-    other_posts: Counter[str] = field(default_factory=Counter)  # tickets, hand-overs …
+    deliveries: Counter[str] = field(default_factory=Counter)  # records per centre
+    other_posts: Counter[str] = field(default_factory=Counter)  # per centre and kind
     delivery_ids: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
     duplicates: Counter[str] = field(default_factory=Counter)
     sms_sent: int = 0
@@ -86,13 +86,7 @@ def build_peers_app(
         key = request.headers.get("idempotency-key", "")
         body: Any = await request.json()
         kind = rest.split("/", 1)[0] or "alerts"
-        if kind != "alerts":
-            record.other_posts[f"{centre}/{kind}"] += 1
-            remember(f"{centre}/{kind}", str(body)[:120])
-            answer = {"accepted": True, "id": new_id()}
-            if centre == "12345":
-                answer["ticket_id"] = f"GD{rng.randrange(10**11, 10**12)}"
-            return JSONResponse(answer, status_code=201)
+        record.other_posts[f"{centre} /{kind}"] += 1
         if key in record.delivery_ids[centre]:
             record.duplicates[centre] += 1
         else:
@@ -101,7 +95,10 @@ def build_peers_app(
             if on_delivery is not None:
                 spawn(on_delivery(centre, body))
         remember(centre, str(body)[:120])
-        return JSONResponse({"accepted": True, "id": new_id()})
+        answer: dict[str, Any] = {"accepted": True, "id": new_id()}
+        if kind == "tickets":
+            answer["ticket_id"] = f"GD{rng.randrange(10**11, 10**12)}"
+        return JSONResponse(answer, status_code=201 if kind != "alerts" else 200)
 
     @app.post("/2010-04-01/Accounts/{account}/Messages.json")
     async def twilio_send(account: str, request: Request) -> JSONResponse:

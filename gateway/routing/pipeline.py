@@ -146,7 +146,7 @@ class Router:
         self.holder = holder
         if adapters is None:
             adapters = {}
-            for dest in Destination:
+            for dest in settings.direct_delivery:
                 config = centre_config(settings, dest)
                 if config is not None:
                     adapters[dest] = CentreAdapter(config)
@@ -157,7 +157,7 @@ class Router:
     async def _declare_parked_queues(self) -> None:
         """Centres without a URL still get their durable queue: nothing is lost, and the
         backlog is visible until the URL is configured."""
-        missing = [d for d in Destination if d not in self.adapters]
+        missing = [d for d in self.settings.direct_delivery if d not in self.adapters]
         if not missing:
             return
         assert self._publisher is not None
