@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from aio_pika.abc import AbstractRobustConnection
 
 from bus.topology import declare_consumer_queue
+from gateway.routing.pipeline import NOTICE_BINDINGS
 from gateway.settings import Settings
 
 
@@ -30,6 +31,7 @@ QUEUES: tuple[QueueDecl, ...] = (
     # LINKGATE_DIRECT_DELIVERY gets a `deliver.<id>` queue of its own from the router)
     QueueDecl("router.classify", ("alert.received.*",), "router"),
     QueueDecl("deliver.command-centre", ("alert.routed.*",), "router"),
+    QueueDecl("notify.command-centre", tuple(NOTICE_BINDINGS), "router"),
     # linkgate channels: orders out by SMS / WeCom, fall back on failed delivery
     QueueDecl("channels.orders", ("order.issued",), "channels"),
     QueueDecl(

@@ -15,6 +15,7 @@ from contracts import Destination
 from contracts.envelope import CloudEvent
 
 ALERTS_PATH = "alerts"
+EVENTS_PATH = "events"
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,13 @@ class CentreAdapter:
         """POST the event; raises PlatformRejected / PlatformUnavailable on failure."""
         await self.client.post(
             ALERTS_PATH, event.model_dump(mode="json", exclude_none=True), idempotency_key=event.id
+        )
+
+    async def notify(self, event: CloudEvent) -> None:
+        """POST an operational notice (a breach, an undeliverable order, a sea centre's
+        status) to the centre's event intake; same guarantees as `deliver`."""
+        await self.client.post(
+            EVENTS_PATH, event.model_dump(mode="json", exclude_none=True), idempotency_key=event.id
         )
 
     async def aclose(self) -> None:

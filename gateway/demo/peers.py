@@ -87,6 +87,9 @@ def build_peers_app(
         body: Any = await request.json()
         kind = rest.split("/", 1)[0] or "alerts"
         record.other_posts[f"{centre} /{kind}"] += 1
+        if kind == "events":  # notices (breaches, sea status …), not alert records
+            remember(f"{centre} notice", str(body.get("type", "")))
+            return JSONResponse({"accepted": True})
         if key in record.delivery_ids[centre]:
             record.duplicates[centre] += 1
         else:

@@ -110,6 +110,34 @@ def classify_handler(holder: RulesHolder, publisher: Publisher) -> Handler:
     return handle
 
 
+NOTICE_QUEUE = "notify.command-centre"
+NOTICE_BINDINGS = [
+    "order.sla.breached",
+    "order.delivery.fallback",
+    "order.delivery.exhausted",
+    "order.feedback.reinforcement",
+    "order.feedback.refused",
+    "order.feedback.handed_over",
+    "sea.handover.*",
+    "ticket.transfer.inbound",
+    "call.threeway.failed",
+]
+"""What the command centre must be told at once, beyond the alerts themselves."""
+
+
+def notice_handler(adapter: CentreAdapter) -> Handler:
+    """POST a notice to the command centre; a refusal is poison, an outage is retried."""
+
+    async def handle(event: CloudEvent, model: BaseModel) -> None:
+        try:
+            await adapter.notify(event)
+        except PlatformRejected as exc:
+            raise PermanentError(exc.reason, exc.detail) from exc
+        log.info("router.notified", type=event.type, subject=event.subject, id=event.id)
+
+    return handle
+
+
 def delivery_handler(adapter: CentreAdapter) -> Handler:
     """POST a routed alert to its centre; a refusal is poison, an outage is retried."""
 
@@ -169,6 +197,8 @@ class Router:
                 )
                 log.error("router.destination_not_configured", destination=dest.value,
                           queue=delivery_queue(dest), setting=_URL_FIELDS[dest].upper())
+            if Destination.COMMAND_CENTRE in missing:
+                await declare_consumer_queue(channel, self.settings, NOTICE_QUEUE, NOTICE_BINDINGS)
         finally:
             await channel.close()
 
@@ -179,6 +209,9 @@ class Router:
             ConsumerSpec(delivery_queue(d), delivery_bindings(d), delivery_handler(a))
             for d, a in self.adapters.items()
         ]
+        centre = self.adapters.get(Destination.COMMAND_CENTRE)
+        if centre is not None:
+            specs.append(ConsumerSpec(NOTICE_QUEUE, NOTICE_BINDINGS, notice_handler(centre)))
         # delivery queues first: once classification runs, every routed key has a queue
         specs.append(
             ConsumerSpec(
