@@ -13,14 +13,14 @@ import structlog
 # Any E.164 number (+ and 8-15 digits), or a bare national mobile / landline: keep the
 # country and leading digits and the last four, enough to tell calls apart, not to dial.
 _E164 = re.compile(r"(?<![\d+])\+(\d{5})\d{2,6}(\d{4})(?!\d)")
-_NATIONAL = re.compile(r"(?<![\d+])(1[3-9]\d|0\d{3})\d{3,4}(\d{4})(?!\d)")
+_NATIONAL = re.compile(r"(?<![\d+])(?:(1[3-9]\d)\d{4}|(0\d{2,3})\d{3,4})(\d{4})(?!\d)")
 _SECRET_KEYS = ("secret", "token", "password", "aes_key", "api_key", "authorization", "signature")
 
 
 def mask_phone(text: str) -> str:
     """`+8613800138000` → `+86138****8000`: enough to tell calls apart, not to dial."""
     text = _E164.sub(lambda m: f"+{m.group(1)}****{m.group(2)}", text)
-    return _NATIONAL.sub(lambda m: f"{m.group(1)}****{m.group(2)}", text)
+    return _NATIONAL.sub(lambda m: f"{m.group(1) or m.group(2)}****{m.group(3)}", text)
 
 
 def _mask_processor(

@@ -57,6 +57,7 @@ def test_bad_values_fail_with_the_variable_named(
         ("duty room +8657812345001", "duty room +86578****5001"),
         ("+14155552671", "+14155****2671"),
         ("order K7QF at 20:15", "order K7QF at 20:15"),
+        ("timestamp=1795443950&nonce=1", "timestamp=1795443950&nonce=1"),
     ],
 )
 def test_mask_phone(text: str, masked: str) -> None:
