@@ -29,6 +29,7 @@ from bus.errors import PermanentError
 from bus.idempotency import Claim, IdempotencyGuard
 from bus.publisher import Publisher
 from bus.topology import declare_consumer_queue, retry_queue_name
+from bus.tracecontext import consume_span
 from contracts.envelope import CloudEvent, ContractError, parse_event
 from gateway.settings import Settings
 
@@ -167,7 +168,8 @@ class ConsumerRunner:
             await self._retry(spec, message, count_attempt=False, error="in progress elsewhere")
             return
         try:
-            await spec.handler(event, model)
+            with consume_span(event, spec.name):
+                await spec.handler(event, model)
         except PermanentError as exc:
             await self._release(spec, msg_id)
             await self._dead_letter(spec, message, exc.reason, exc.detail)

@@ -11,6 +11,7 @@ from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractRobustConnec
 from bus import metrics
 from bus.errors import PublishError, UnroutableError
 from bus.topology import declare_exchanges
+from bus.tracecontext import stamp
 from contracts.envelope import CloudEvent
 from contracts.registry import routing_key_for
 from gateway.settings import Settings
@@ -81,6 +82,7 @@ class Publisher:
         headers: dict[str, Any] | None = None,
     ) -> None:
         """Publish and wait for the broker's confirm; raise if it is not confirmed."""
+        event = stamp(event)
         key = routing_key or routing_key_for(event)
         await self._publish(self._exchange, key, event_message(event, headers))
 

@@ -20,6 +20,7 @@ import structlog
 from bus import metrics
 from bus.errors import PublishError, UnroutableError
 from bus.publisher import Publisher
+from bus.tracecontext import stamp
 from contracts.envelope import CloudEvent
 from contracts.registry import routing_key_for
 
@@ -62,6 +63,7 @@ class Spool:
 
     async def publish_or_spool(self, event: CloudEvent) -> bool:
         """Publish now if the broker confirms; otherwise spool durably. True if published."""
+        event = stamp(event)  # a spooled event keeps the trace it was accepted in
         if self._publisher is not None and self._publisher.is_connected and not self._backlog:
             try:
                 await asyncio.wait_for(self._publisher.publish(event), self._fast_timeout)

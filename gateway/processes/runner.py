@@ -11,6 +11,7 @@ import structlog
 
 from gateway.logging import configure_logging
 from gateway.observability.metrics import start_metrics_server
+from gateway.observability.tracing import setup_tracing
 from gateway.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -21,6 +22,7 @@ ProcessMain = Callable[[Settings], Coroutine[Any, Any, None]]
 async def _supervise(name: str, main: ProcessMain, settings: Settings) -> int:
     loop = asyncio.get_running_loop()
     start_metrics_server(settings)  # LINKGATE_METRICS_PORT (0 = off)
+    setup_tracing()  # spans recorded (and exported if OTEL_TRACES_EXPORTER says so)
     task = asyncio.create_task(main(settings), name=name)
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, task.cancel)
