@@ -39,6 +39,7 @@ QUEUES: tuple[QueueDecl, ...] = (
         ("order.delivery.failed", "order.delivery.undelivered"),
         "channels",
     ),
+    QueueDecl("channels.reminders", ("order.sla.warning",), "channels"),
     # linkgate sla: order lifecycle, exchanges with 12345 and the sea centres, duty checks
     QueueDecl("orders.issued", ("order.issued",), "sla"),
     QueueDecl("orders.feedback", ("order.feedback.#",), "sla"),

@@ -1,7 +1,8 @@
 """`linkgate channels`: send orders by SMS and WeCom, and fall back on failed deliveries.
 
-Queues: `channels.orders` (order.issued) and `channels.delivery-failures`
-(order.delivery.failed, order.delivery.undelivered).
+Queues: `channels.orders` (order.issued), `channels.delivery-failures`
+(order.delivery.failed, order.delivery.undelivered) and `channels.reminders`
+(order.sla.warning: the liaisons are reminded before a deadline).
 """
 
 from __future__ import annotations
@@ -13,15 +14,25 @@ from adapters.wecom.robot import WeComRobot
 from bus.consumer import ConsumerRunner, ConsumerSpec
 from bus.publisher import Publisher
 from gateway.channels.dispatch import OrderDispatcher
+from gateway.channels.reminders import Reminders
 from gateway.directory.store import DirectoryStore
 from gateway.settings import Settings
 
 ORDERS_QUEUE = "channels.orders"
 FAILURES_QUEUE = "channels.delivery-failures"
+REMINDERS_QUEUE = "channels.reminders"
 
 
-def consumer_specs(dispatcher: OrderDispatcher) -> list[ConsumerSpec]:
+def consumer_specs(
+    dispatcher: OrderDispatcher, reminders: Reminders | None = None
+) -> list[ConsumerSpec]:
+    extra = (
+        [ConsumerSpec(REMINDERS_QUEUE, ["order.sla.warning"], reminders.on_sla_warning)]  # type: ignore[arg-type]
+        if reminders is not None
+        else []
+    )
     return [
+        *extra,
         ConsumerSpec(ORDERS_QUEUE, ["order.issued"], dispatcher.on_order_issued),  # type: ignore[arg-type]
         ConsumerSpec(
             FAILURES_QUEUE,
@@ -52,7 +63,8 @@ async def run(settings: Settings) -> None:
     dispatcher = OrderDispatcher(
         settings, redis, DirectoryStore(redis, settings), sms, wecom, publisher.publish
     )
-    runner = ConsumerRunner(settings, redis, consumer_specs(dispatcher))
+    reminders = Reminders(settings, redis, sms)
+    runner = ConsumerRunner(settings, redis, consumer_specs(dispatcher, reminders))
     try:
         await runner.run()
     finally:
