@@ -85,14 +85,19 @@ def _text(value: bytes | str) -> str:
 
 
 class _Client(Protocol):
-    state: str
-    version: str | None
+    @property
+    def state(self) -> str: ...
+    @property
+    def version(self) -> str | None: ...
 
 
 class _AmiContext(Protocol):
-    settings: Settings
-    redis: Redis
-    client: _Client
+    @property
+    def settings(self) -> Settings: ...
+    @property
+    def redis(self) -> Redis: ...
+    @property
+    def client(self) -> _Client: ...
 
 
 async def report_ami_link(ctx: _AmiContext, poll_s: float = 1.0, refresh_s: float = 10.0) -> None:

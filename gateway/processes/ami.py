@@ -59,7 +59,14 @@ async def call_orchestration(ctx: AmiContext) -> None:
     )
 
 
-TASKS: list[TaskFactory] = [call_orchestration]
+async def link_state(ctx: AmiContext) -> None:
+    """The AMI link's state for `/metrics` and `linkgate status` (gateway/observability)."""
+    from gateway.observability.ami_link import report_ami_link
+
+    await report_ami_link(ctx)
+
+
+TASKS: list[TaskFactory] = [call_orchestration, link_state]
 
 
 class SpoolFirstEmit:
