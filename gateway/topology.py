@@ -23,6 +23,7 @@ class QueueDecl:
     name: str
     bindings: tuple[str, ...]
     process: str  # which `linkgate` process consumes it
+    predeclare: bool = True  # False: only its consumer declares it (see the calls below)
 
 
 QUEUES: tuple[QueueDecl, ...] = (
@@ -48,18 +49,20 @@ QUEUES: tuple[QueueDecl, ...] = (
         "exchanges.sea", ("alert.routed.maritime-sar", "alert.routed.ocean-fishery"), "sla"
     ),
     QueueDecl("supervision.dutycheck", ("dutycheck.result.#",), "sla"),
-    # linkgate ami: call commands from the API
-    QueueDecl("calls.threeway", ("call.threeway.requested",), "ami"),
-    QueueDecl("calls.transfer", ("call.transfer.requested",), "ami"),
-    QueueDecl("calls.threeway.hangups", ("call.event.hangup",), "ami"),
+    # linkgate ami: call commands from the API. Not declared ahead: a three-way call or a
+    # transfer is wanted now or never, so with no ami process running the API refuses it
+    # (503) instead of queueing it to ring a duty room minutes after the caller is gone.
+    QueueDecl("calls.threeway", ("call.threeway.requested",), "ami", predeclare=False),
+    QueueDecl("calls.transfer", ("call.transfer.requested",), "ami", predeclare=False),
+    QueueDecl("calls.threeway.hangups", ("call.event.hangup",), "ami", predeclare=False),
 )
 
 
 async def declare_all(connection: AbstractRobustConnection, settings: Settings) -> None:
-    """Declare every work queue (with its DLQ and retry queues); idempotent."""
+    """Declare every work queue meant to exist ahead of its consumer; idempotent."""
     channel = await connection.channel()
     try:
-        for queue in QUEUES:
+        for queue in (q for q in QUEUES if q.predeclare):
             await declare_consumer_queue(channel, settings, queue.name, queue.bindings)
     finally:
         await channel.close()
