@@ -198,7 +198,8 @@ class ChaosRedis:
 
 @dataclass
 class Receiver:
-    """The centres' HTTP intakes on one loopback port: `/<destination>/alerts`.
+    """The centres' HTTP intakes on one loopback port: `/<destination>/alerts` (other
+    paths, such as the command centre's `/events` notices, are counted in `notices`).
 
     A minimal HTTP/1.1 server (keep-alive, Content-Length bodies) that counts every POST
     by (destination, Idempotency-Key). `down` holds destinations that answer 503.
@@ -208,6 +209,7 @@ class Receiver:
     down: set[str] = field(default_factory=set)
     posts: Counter[tuple[str, str]] = field(default_factory=Counter)
     refused: Counter[str] = field(default_factory=Counter)
+    notices: Counter[tuple[str, str, str]] = field(default_factory=Counter)  # not alerts
     bodies: dict[tuple[str, str], bytes] = field(default_factory=dict)
     keep_bodies: bool = False
     delay_s: float = 0.0
@@ -276,6 +278,10 @@ class Receiver:
                     writer.write(
                         b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 4\r\n\r\ndown"
                     )
+                elif not path.rstrip("/").endswith("/alerts"):  # e.g. the centre's /events
+                    self.notices[(dest, path, headers.get("idempotency-key", ""))] += 1
+                    writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}")
+                    self._changed.set()
                 else:
                     key = (dest, headers.get("idempotency-key", ""))
                     self.posts[key] += 1

@@ -24,7 +24,7 @@ from redis.asyncio import Redis
 from twilio.request_validator import RequestValidator
 
 from contracts import Alert, make_event, utcnow
-from contracts.common import Channel
+from contracts.common import Channel, Destination
 from gateway.routing.pipeline import Router, routed_event_id
 from gateway.routing.reload import RulesHolder
 from gateway.settings import Settings, load_settings
@@ -184,6 +184,9 @@ def chaos_settings(base: Settings, receiver: Receiver, **overrides: Any) -> Sett
         "twilio_auth_token": AUTH_TOKEN,
         "public_base_url": PUBLIC_BASE,
         "destination_timeout_s": 2.0,
+        # every centre served by the router itself (LINKGATE_DIRECT_DELIVERY), so that
+        # each routed alert is checked at its own centre, not only at the command centre
+        "direct_delivery": list(Destination),
         **overrides,
     }
     return load_settings(**{**base.model_dump(), **values})
@@ -236,6 +239,7 @@ def settings_env(settings: Settings) -> dict[str, str]:
             "LINKGATE_DESTINATION_TIMEOUT_S": str(settings.destination_timeout_s),
         }
     )
+    env["LINKGATE_DIRECT_DELIVERY"] = json.dumps([d.value for d in settings.direct_delivery])
     for name in ("command_centre_url", "hotline_url", "maritime_sar_url", "ocean_fishery_url"):
         value = getattr(settings, name)
         if value is not None:
