@@ -5,6 +5,12 @@ alerts, see `data/build.py`) is the estimate of how the rules do on alerts they 
 written for (see docs/routing.md for how clean that estimate is). The bar is 97 % on the
 whole labelled set and a floor of 95 % on each half; the safety property — no emergency,
 sea or unplaced alert sent to 12345 — holds on every single alert.
+
+`blind2`, `blind3` and `blind4` (`data/blind*.tsv`, built by `data/build_blind.py`) were
+each written, ~40 % in traditional script, *before* the rules were changed for them; each
+was measured untouched first (those first numbers are in docs/routing.md). blind2 and
+blind3 were then used to extend the rules, blind4 was not. `dev2` is a small probe set
+written while tuning. Every file: zero emergencies to 12345; all files together ≥ 97 %.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ import pytest
 
 from contracts import Channel
 from gateway.routing.engine import AlertFacts, RuleEngine
+from gateway.routing.normalise import normalise
 
 DATA = Path(__file__).resolve().parent / "data"
 ENGINE = RuleEngine.from_file()
@@ -45,14 +52,54 @@ def _wrong(results: list[tuple[dict[str, str], str]]) -> list[tuple[str, str, st
     return [(r["text"], r["expected"], got) for r, got in results if got != r["expected"]]
 
 
-@pytest.mark.parametrize("name", ["dev", "heldout"])
+BLIND = ["blind2", "blind3", "blind4"]
+FLOORS = {"dev": 0.99, "heldout": 0.965, "dev2": 0.93, "blind2": 0.975, "blind3": 0.97,
+          "blind4": 0.95}
+
+
+@pytest.mark.parametrize("name", ["dev", "heldout", "dev2", *BLIND])
 def test_no_emergency_to_12345_and_floor(name: str) -> None:
     results = _results(_load(name))
     wrong = _wrong(results)
     worst = [w for w in wrong if w[2] == "12345"]
     assert not worst, f"emergencies sent to 12345: {worst}"
     accuracy = 1 - len(wrong) / len(results)
-    assert accuracy >= 0.95, f"{name}: {accuracy:.3f}; wrong: {wrong[:20]}"
+    assert accuracy >= FLOORS[name], f"{name}: {accuracy:.3f}; wrong: {wrong[:20]}"
+
+
+@pytest.mark.parametrize("name", BLIND)
+def test_blind_sets_are_broad(name: str) -> None:
+    rows = _load(name)
+    assert len(rows) >= 300
+    assert {r["expected"] for r in rows} == {
+        "command-centre", "12345", "maritime-sar", "ocean-fishery"}
+    traditional = [r for r in rows if r["variant"] in {"trad", "mixed"}]
+    assert len(traditional) >= 0.3 * len(rows)
+    assert all(normalise(r["text"]) for r in rows)
+
+
+def test_accuracy_on_all_files_together() -> None:
+    results = _results([row for n in ["dev", "heldout", "dev2", *BLIND] for row in _load(n)])
+    wrong = _wrong(results)
+    accuracy = 1 - len(wrong) / len(results)
+    assert accuracy >= 0.97, f"{accuracy:.3f}; wrong: {wrong[:20]}"
+
+
+def test_masks_and_defuse_never_hide_a_present_danger() -> None:
+    """The two ways a danger word can stand down (masks, defuse contexts) give way to any
+    sign that the danger is present now."""
+    for text in [
+        "上次着火的事想咨询赔偿，现在又着火了",
+        "去年被狗咬过，刚才又被咬了，流了很多血",
+        "之前井盖丢了，到现在都没盖，想投诉",
+        "防溺水宣传牌旁边有个小孩落水了",
+        "上个月出了车祸，想咨询一下，他现在还昏迷",
+        "听说电动车起火的新闻很多，我家楼下电动车正在冒烟，建议快来",
+    ]:
+        d = ENGINE.classify(AlertFacts(text=text))
+        assert d.destination.value == "command-centre", (text, d)
+    for text in ["上次着火的事想咨询一下赔偿", "请问溺水急救培训在哪里报名", "小区的流浪狗乱叫，没咬人"]:
+        assert ENGINE.classify(AlertFacts(text=text)).destination.value == "12345", text
 
 
 def test_accuracy_on_the_whole_set() -> None:
