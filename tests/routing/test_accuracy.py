@@ -3,14 +3,14 @@
 `dev.jsonl` was used while writing the rules; `heldout.jsonl` (built from other base
 alerts, see `data/build.py`) is the estimate of how the rules do on alerts they were not
 written for (see docs/routing.md for how clean that estimate is). The bar is 97 % on the
-whole labelled set and a floor of 95 % on each half; the safety property — no emergency,
+whole labelled set, per-file floors below; the safety property — no emergency,
 sea or unplaced alert sent to 12345 — holds on every single alert.
 
-`blind2`, `blind3` and `blind4` (`data/blind*.tsv`, built by `data/build_blind.py`) were
+`blind2` … `blind5` (`data/blind*.tsv`, built by `data/build_blind.py`) were
 each written, ~40 % in traditional script, *before* the rules were changed for them; each
-was measured untouched first (those first numbers are in docs/routing.md). blind2 and
-blind3 were then used to extend the rules, blind4 was not. `dev2` is a small probe set
-written while tuning. Every file: zero emergencies to 12345; all files together ≥ 97 %.
+was measured untouched first (those first numbers are in docs/routing.md), then used,
+in turn, to extend the rules — so the floors here are tuned numbers, not estimates.
+`dev2` is a small probe set written while tuning. Every file: zero emergencies to 12345; all files together ≥ 97 %.
 """
 
 from __future__ import annotations
@@ -52,9 +52,9 @@ def _wrong(results: list[tuple[dict[str, str], str]]) -> list[tuple[str, str, st
     return [(r["text"], r["expected"], got) for r, got in results if got != r["expected"]]
 
 
-BLIND = ["blind2", "blind3", "blind4"]
+BLIND = ["blind2", "blind3", "blind4", "blind5"]
 FLOORS = {"dev": 0.99, "heldout": 0.965, "dev2": 0.93, "blind2": 0.975, "blind3": 0.97,
-          "blind4": 0.95}
+          "blind4": 0.985, "blind5": 0.95}
 
 
 @pytest.mark.parametrize("name", ["dev", "heldout", "dev2", *BLIND])
