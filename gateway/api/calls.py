@@ -84,6 +84,28 @@ async def _queue(store: RequestStore, spool: Spool, request_id: str, event: Any)
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, detail=detail) from None
 
 
+async def _accept(
+    store: RequestStore,
+    spool: Spool,
+    command: ThreeWayCall | CallTransfer,
+    status_: EventStatus,
+    reserved: str,
+    status_url: str,
+) -> Accepted:
+    """Record the request with its history, queue the command, answer 202 — or, if it
+    cannot be queued, release the reservation so the operator can try again."""
+    fields = command.model_dump(exclude_none=True, exclude={"state", "request_id"})
+    await store.record(command.request_id, command.occurred_at, "requested",
+                       status=status_.value, created_at=command.occurred_at, **fields)
+    event = make_event(command, source=SOURCE, subject=command.incident_id, status=status_)
+    try:
+        await _queue(store, spool, command.request_id, event)
+    except HTTPException:
+        await store.release("active", reserved, command.request_id)
+        raise
+    return Accepted(request_id=command.request_id, state="requested", status_url=status_url)
+
+
 @router.post("/{call_id}/three-way", status_code=status.HTTP_202_ACCEPTED)
 async def request_three_way(
     call_id: CallId,
@@ -117,17 +139,8 @@ async def request_three_way(
         operator_channel=body.operator_channel,
         occurred_at=utcnow(),
     )
-    fields = command.model_dump(exclude_none=True, exclude={"state", "request_id"})
-    await store.record(request_id, command.occurred_at, "requested", status=body.status.value,
-                       created_at=command.occurred_at, **fields)
-    event = make_event(command, source=SOURCE, subject=command.incident_id, status=body.status)
-    try:
-        await _queue(store, spool, request_id, event)
-    except HTTPException:
-        await store.release("active", active, request_id)
-        raise
-    return Accepted(
-        request_id=request_id, state="requested", status_url=f"/v1/calls/three-way/{request_id}"
+    return await _accept(
+        store, spool, command, body.status, active, f"/v1/calls/three-way/{request_id}"
     )
 
 
@@ -170,17 +183,8 @@ async def transfer_to_12345(
         state="requested",
         occurred_at=utcnow(),
     )
-    fields = command.model_dump(exclude_none=True, exclude={"state", "request_id"})
-    await store.record(request_id, command.occurred_at, "requested", status=body.status.value,
-                       created_at=command.occurred_at, **fields)
-    event = make_event(command, source=SOURCE, subject=command.incident_id, status=body.status)
-    try:
-        await _queue(store, spool, request_id, event)
-    except HTTPException:
-        await store.release("active", call_id, request_id)
-        raise
-    return Accepted(
-        request_id=request_id, state="requested", status_url=f"/v1/calls/transfers/{request_id}"
+    return await _accept(
+        store, spool, command, body.status, call_id, f"/v1/calls/transfers/{request_id}"
     )
 
 
