@@ -6,11 +6,13 @@ written for (see docs/routing.md for how clean that estimate is). The bar is 97 
 whole labelled set, per-file floors below; the safety property — no emergency,
 sea or unplaced alert sent to 12345 — holds on every single alert.
 
-`blind2` … `blind5` (`data/blind*.tsv`, built by `data/build_blind.py`) were
-each written, ~40 % in traditional script, *before* the rules were changed for them; each
-was measured untouched first (those first numbers are in docs/routing.md), then used,
-in turn, to extend the rules — so the floors here are tuned numbers, not estimates.
-`dev2` is a small probe set written while tuning. Every file: zero emergencies to 12345; all files together ≥ 97 %.
+`blind2` … `blind6` (`data/blind*.tsv`, built by `data/build_blind.py`) were each
+written, ~40 % in traditional script, *before* the rules were changed for them, and
+measured untouched first (those numbers are in docs/routing.md). blind2-5 were then used,
+in turn, to extend the rules, so their floors are tuned numbers, not estimates. blind6
+was NOT tuned on: its floor is its untouched figure, so that it stays a (decaying)
+estimate of accuracy on fresh alerts. `dev2` is a small probe set written while tuning.
+Every file: zero emergencies to 12345; all files together ≥ 97 %.
 """
 
 from __future__ import annotations
@@ -52,9 +54,10 @@ def _wrong(results: list[tuple[dict[str, str], str]]) -> list[tuple[str, str, st
     return [(r["text"], r["expected"], got) for r, got in results if got != r["expected"]]
 
 
-BLIND = ["blind2", "blind3", "blind4", "blind5"]
+BLIND = ["blind2", "blind3", "blind4", "blind5", "blind6"]
 FLOORS = {"dev": 0.99, "heldout": 0.965, "dev2": 0.93, "blind2": 0.975, "blind3": 0.97,
-          "blind4": 0.985, "blind5": 0.95}
+          "blind4": 0.985, "blind5": 0.95,
+          "blind6": 0.84}
 
 
 @pytest.mark.parametrize("name", ["dev", "heldout", "dev2", *BLIND])
@@ -70,7 +73,7 @@ def test_no_emergency_to_12345_and_floor(name: str) -> None:
 @pytest.mark.parametrize("name", BLIND)
 def test_blind_sets_are_broad(name: str) -> None:
     rows = _load(name)
-    assert len(rows) >= 300
+    assert len(rows) >= 200
     assert {r["expected"] for r in rows} == {
         "command-centre", "12345", "maritime-sar", "ocean-fishery"}
     traditional = [r for r in rows if r["variant"] in {"trad", "mixed"}]
