@@ -154,6 +154,56 @@ class Procs:
             self.stop(p)
 
 
+# --------------------------------------------------------------------------- CPU accounting
+
+
+def _listener_pid(port: int) -> int | None:
+    out = subprocess.run(["ss", "-ltnpH", f"sport = :{port}"], capture_output=True, text=True).stdout
+    m = re.search(r"pid=(\d+)", out)
+    return int(m.group(1)) if m else None
+
+
+def _tree(pid: int) -> list[int]:
+    kids = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()
+    return [pid, *(q for k in kids for q in _tree(int(k)))]
+
+
+def _cpu_s(pids: list[int]) -> float:
+    total = 0.0
+    for pid in pids:
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+class CpuMeter:
+    """CPU seconds used by each component between start() and stop() (from /proc)."""
+
+    def __init__(self, parts: dict[str, int | None]) -> None:
+        self.parts = {k: _tree(v) for k, v in parts.items() if v}
+        self.before: dict[str, float] = {}
+        self.wall = 0.0
+
+    def start(self) -> None:
+        self.before = {k: _cpu_s(v) for k, v in self.parts.items()}
+        self.children0 = os.times().children_user + os.times().children_system
+        self.wall = time.monotonic()
+
+    def stop(self, alerts: int) -> dict[str, Any]:
+        wall = time.monotonic() - self.wall
+        used = {k: _cpu_s(v) - self.before[k] for k, v in self.parts.items()}
+        used["load generator (wrk)"] = (os.times().children_user + os.times().children_system
+                                        - self.children0)
+        n = max(alerts, 1)
+        return {
+            "wall_s": round(wall, 2),
+            "cores_busy": {k: round(v / wall, 2) for k, v in used.items()},
+            "cores_busy_total": round(sum(used.values()) / wall, 2),
+            "cpu_ms_per_alert": {k: round(1000 * v / n, 2) for k, v in used.items()},
+        }
+
+
 # --------------------------------------------------------------------------- wrk
 
 
@@ -422,6 +472,9 @@ async def stage_bare(procs: Procs, amqp: str, prefix: str, tmp: Path, duration: 
     cons = procs.start(cons_cmd, env=env)
     wait_port(port)
     await asyncio.sleep(1.5)
+    meter = CpuMeter({"api": api.pid, "consumer": cons.pid, "rabbitmq": _listener_pid(5672),
+                      "redis": _listener_pid(6379)})
+    meter.start()
     t0 = time.monotonic()
     w = await asyncio.to_thread(wrk, f"http://127.0.0.1:{port}", bare_lua(tmp / "bare.lua"), duration)
     accepted = w["requests"] - w["non_2xx"]
@@ -433,11 +486,12 @@ async def stage_bare(procs: Procs, amqp: str, prefix: str, tmp: Path, duration: 
             break
         await asyncio.sleep(0.1)
     elapsed = time.monotonic() - t0
+    cpu = meter.stop(done)
     procs.stop(api)
     procs.stop(cons)
     return {"http": {k: v for k, v in w.items() if k != "raw"}, "accepted": accepted,
             "republished": done, "seconds": round(elapsed, 2),
-            "alerts_per_s": round(done / elapsed), "load": load()}
+            "alerts_per_s": round(done / elapsed), "load": load(), "cpu": cpu}
 
 
 async def start_ours(procs: Procs, env: dict[str, str], workers: int = 1,
@@ -474,10 +528,14 @@ async def stage_ours(procs: Procs, amqp: str, prefix: str, tmp: Path, duration: 
     if do_profile:
         spies = [p for p in (profile(api.pid, duration, tmp / "api.prof"),
                              profile(rt.pid, duration, tmp / "router.prof")) if p]
+    meter = CpuMeter({"api": api.pid, "router": rt.pid, "rabbitmq": _listener_pid(5672),
+                      "redis": _listener_pid(6379), "centre (receiver)": rec.pid})
+    meter.start()
     t0 = time.monotonic()
     w = await asyncio.to_thread(wrk, f"http://127.0.0.1:{port}", lua, duration)
     accepted = w["requests"] - w["non_2xx"]
     got, t_end = await wait_delivered(centre, base_cc + accepted, 180)
+    cpu = meter.stop(got - base_cc)
     for s in spies:
         s.wait(60)
     elapsed = t_end - t0
@@ -486,7 +544,8 @@ async def stage_ours(procs: Procs, amqp: str, prefix: str, tmp: Path, duration: 
     result = {"http": {k: v for k, v in w.items() if k != "raw"}, "accepted": accepted,
               "delivered_to_command_centre": delivered, "seconds": round(elapsed, 2),
               "alerts_per_s": round(delivered / elapsed) if elapsed else 0,
-              "receiver": counts, "load": load(), "signed_requests_available": 40_000}
+              "receiver": counts, "load": load(), "signed_requests_available": 40_000,
+              "cpu": cpu}
     if do_profile:
         result["profile"] = {"api": summarise_profile(tmp / "api.prof"),
                              "router": summarise_profile(tmp / "router.prof")}
@@ -530,8 +589,13 @@ async def stage_workers(procs: Procs, amqp: str, prefix: str, tmp: Path,
         api, _ = await start_ours(procs, env, workers=workers, router=False)
         run = uuid.uuid4().hex[:8]
         lua = ours_lua(tmp / f"w{workers}.lua", f"http://127.0.0.1:{port}", 60_000, run, 2)
+        meter = CpuMeter({"api": api.pid, "rabbitmq": _listener_pid(5672),
+                          "redis": _listener_pid(6379)})
+        meter.start()
         w = await asyncio.to_thread(wrk, f"http://127.0.0.1:{port}", lua, duration, 128)
-        out[f"workers_{workers}"] = {k: v for k, v in w.items() if k != "raw"} | {"load": load()}
+        cpu = meter.stop(w["requests"])
+        out[f"workers_{workers}"] = {k: v for k, v in w.items() if k != "raw"} | {
+            "load": load(), "cpu": cpu}
         procs.stop(api)
     r1, r2 = out["workers_1"]["req_per_s"], out["workers_2"]["req_per_s"]
     out["ratio"] = round(r2 / r1, 2) if r1 else None
@@ -607,17 +671,22 @@ def markdown(results: dict[str, Any]) -> str:
     rows = [
         ("(a) raw aio-pika, persistent + confirms, 500 in flight", f"{a} msg/s", "baseline", ""),
         ("(b) bare pipeline, HTTP → SET NX + publish → republish", f"{b['alerts_per_s']} alerts/s",
-         "baseline", f"HTTP accept {b['http']['req_per_s']} req/s"),
+         "baseline", f"HTTP accept {b['http']['req_per_s']} req/s; "
+         f"CPU ms/alert {b.get('cpu', {}).get('cpu_ms_per_alert')}"),
         ("ours, full path end to end", f"{o['alerts_per_s']} alerts/s",
          f"≥ 60 % of (b): {pct} % — {verdict(pct >= 60)}",
-         f"webhook accept {o['http']['req_per_s']} req/s; {o['delivered_to_command_centre']} delivered"),
+         f"webhook accept {o['http']['req_per_s']} req/s; {o['delivered_to_command_centre']} delivered; "
+         f"CPU ms/alert {o.get('cpu', {}).get('cpu_ms_per_alert')}"),
         (f"webhook latency, open loop at {ol['rate']:.0f}/s (half our max)",
          f"p99 {ol['p99_ms']} ms", f"p99 ≤ 50 ms — {verdict(ol['p99_ms'] <= 50)}",
          f"p50 {ol['p50_ms']} ms, p90 {ol['p90_ms']} ms, max {ol['max_ms']} ms; "
          f"{ol['statuses']}"),
         ("API webhook only, 1 → 2 uvicorn workers",
          f"{w['workers_1']['req_per_s']} → {w['workers_2']['req_per_s']} req/s",
-         f"≥ 1.8× — {ratio}× {verdict(ratio >= 1.8)}", ""),
+         f"≥ 1.8× — {ratio}× {verdict(ratio >= 1.8)}",
+         "cores busy: " + ", ".join(
+             f"{k.split('_')[1]} worker(s) {w[k].get('cpu', {}).get('cores_busy')}"
+             for k in ("workers_1", "workers_2"))),
         ("classifier, 5 000 phrases (bench_classifier.py)",
          f"{cl.get('engine_alerts_per_s_wall', '?')} alerts/s",
          f"≥ 20 000 — {verdict(cl.get('engine_alerts_per_s_wall', 0) >= 20000)}",
