@@ -14,7 +14,6 @@ import os
 import time
 
 import hypothesis
-import pytest
 import requests
 import schemathesis
 from hypothesis import HealthCheck, Phase, given
@@ -86,4 +85,3 @@ def test_openapi_fuzz_no_server_errors(live_server: LiveServer) -> None:
     print(f"\nfuzzed {len(operations)} operations, {calls} requests in {elapsed:.1f} s")
     assert calls > len(operations) * 2
     assert failures == [], "\n".join(failures[:20])
-    assert elapsed < 90 or pytest.skip("slow machine")  # bounded run
