@@ -164,3 +164,17 @@ async def test_deep_and_huge_json_is_a_clear_4xx(door: tuple[httpx.AsyncClient, 
     clear_4xx(r, 422)
     r = await client.post("/v1/routing/dry-run", headers=KEY, content=json.dumps(None))
     clear_4xx(r)
+
+
+async def test_a_chunked_body_under_the_limit_reaches_the_handler_intact(
+    sec_app: tuple[Any, httpx.AsyncClient],
+) -> None:
+    """The body limit reads a body without Content-Length itself: it must hand it on whole."""
+    _, client = sec_app
+    body = json.dumps({"text": "楼下着火了，有人被困" + " " * 5000, "channel": "sms"}).encode()
+    r = await client.post(
+        "/v1/routing/dry-run", headers=KEY | {"Content-Type": "application/json"},
+        content=chunks(body, size=1000),
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["destination"] == "command-centre"
