@@ -171,7 +171,7 @@ async def test_a_chunked_body_under_the_limit_reaches_the_handler_intact(
 ) -> None:
     """The body limit reads a body without Content-Length itself: it must hand it on whole."""
     _, client = sec_app
-    body = json.dumps({"text": "楼下着火了，有人被困" + " " * 5000, "channel": "sms"}).encode()
+    body = json.dumps({"text": "楼下着火了，有人被困" + "。" * 3000, "channel": "sms"}).encode()
     r = await client.post(
         "/v1/routing/dry-run", headers=KEY | {"Content-Type": "application/json"},
         content=chunks(body, size=1000),
