@@ -699,6 +699,24 @@ def markdown(results: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
+def cpu_markdown(results: dict[str, Any]) -> str:
+    """CPU ms per alert and cores busy, per component, for (b) and ours."""
+    b = results["b_bare_pipeline"].get("cpu", {})
+    o = results["ours_full_path"].get("cpu", {})
+    names = list(dict.fromkeys([*b.get("cpu_ms_per_alert", {}), *o.get("cpu_ms_per_alert", {})]))
+    out = ["| component | (b) CPU ms / alert | ours CPU ms / alert | (b) cores busy | ours cores busy |",
+           "|---|---|---|---|---|"]
+    for n in names:
+        out.append(f"| {n} | {b.get('cpu_ms_per_alert', {}).get(n, '–')} | "
+                   f"{o.get('cpu_ms_per_alert', {}).get(n, '–')} | "
+                   f"{b.get('cores_busy', {}).get(n, '–')} | {o.get('cores_busy', {}).get(n, '–')} |")
+    tb = round(sum(b.get("cpu_ms_per_alert", {}).values()), 2)
+    to = round(sum(o.get("cpu_ms_per_alert", {}).values()), 2)
+    out.append(f"| **total** | **{tb}** | **{to}** | {b.get('cores_busy_total')} | "
+               f"{o.get('cores_busy_total')} |")
+    return "\n".join(out)
+
+
 def _ami_rate(am: dict[str, Any]) -> Any:
     for key in ("parser", "parse"):
         part = am.get(key)
@@ -771,6 +789,7 @@ if __name__ == "__main__":
     ns.out.write_text(json.dumps(res, indent=2, ensure_ascii=False), encoding="utf-8")
     with contextlib.suppress(KeyError):
         print(table(res))
-        ns.out.with_suffix(".md").write_text(markdown(res) + "\n", encoding="utf-8")
+        ns.out.with_suffix(".md").write_text(
+            markdown(res) + "\n\n" + cpu_markdown(res) + "\n", encoding="utf-8")
     print(f"\nload (1/5/15 min) at start {res['load_at_start']}, at end {res['load_at_end']}; "
           f"{res['cpus']} CPUs; JSON: {ns.out}")
