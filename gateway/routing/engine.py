@@ -12,12 +12,14 @@ import fnmatch
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import ahocorasick
 
-from contracts import Alert, Channel, RoutingDecision, utcnow
+from contracts import Alert, Channel, Destination, RoutingDecision, utcnow
+from gateway.routing.fallback import FALLBACK_MODEL_FILE, FallbackModel
 from gateway.routing.normalise import normalise
 from gateway.routing.rules import (
     DEFAULT_RULES_FILE,
@@ -30,6 +32,23 @@ from gateway.routing.rules import (
 )
 
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
+FALLBACK_RULE = "fallback.nb-12345"
+FALLBACK_CATEGORY = "service.classified-statistically"
+
+
+@lru_cache(maxsize=4)
+def _fallback_model(path: Path, mtime_ns: int) -> FallbackModel:
+    return FallbackModel.load(path)
+
+
+def load_fallback(source: str, path: Path = FALLBACK_MODEL_FILE) -> FallbackModel:
+    """The shipped fallback model (cached per file version); RulesError if unusable."""
+    try:
+        return _fallback_model(path, path.stat().st_mtime_ns)
+    except (OSError, ValueError, KeyError) as exc:
+        raise RulesError(
+            f"fallback enabled, but the model is unusable: {exc}", source=source
+        ) from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,12 +134,17 @@ class RuleEngine:
                 self._phraseless.append(i)
             for pid in gate:
                 self._by_phrase.setdefault(pid, []).append(i)
+        # The fallback stands down when any phrase of an emergency rule occurs (even if
+        # the rule's other conditions do not hold), or any of `fallback.none`.
+        guard = self._ids("fallback", list(ruleset.fallback.none))
+        self._fallback_guard = guard.union(*(c.reported for c in compiled if c.rule.emergency))
         self._automaton = ahocorasick.Automaton()
         for phrase, pid in self._phrase_ids.items():
             self._automaton.add_word(phrase, pid)
         self._lengths = [len(p) for p in self._phrases]
         if self._phrases:
             self._automaton.make_automaton()
+        self._fallback = load_fallback(source) if ruleset.fallback.enabled else None
 
     # ------------------------------------------------------------------ building
 
@@ -216,8 +240,39 @@ class RuleEngine:
         return None
 
     def classify(self, facts: AlertFacts) -> RoutingDecision:
-        """The routing decision for an alert: the first rule (by priority) that holds."""
-        hits = self.hits(normalise(facts.text))
+        """The routing decision for an alert: the first rule (by priority) that holds;
+        when none does and the rules file enables it, the statistical fallback may send
+        the alert to 12345 instead of the default (see `fallback.py`)."""
+        text = normalise(facts.text)
+        hits = self.hits(text)
+        decision = self._decide(facts, hits)
+        fb = self._fallback
+        if (
+            fb is not None
+            and decision.rule == "default"
+            and self._fallback_guard.isdisjoint(hits)
+            and fb.is_hotline(text)
+        ):
+            return RoutingDecision(
+                destination=Destination.HOTLINE_12345,
+                category=FALLBACK_CATEGORY,
+                rule=FALLBACK_RULE,
+                matched=fb.evidence(text),
+                emergency=False,
+                priority=0,
+            )
+        return decision
+
+    def classify_rules(self, facts: AlertFacts) -> RoutingDecision:
+        """The decision of the rules alone (no statistical fallback)."""
+        return self._decide(facts, self.hits(normalise(facts.text)))
+
+    def fallback_may_apply(self, normalised_text: str) -> bool:
+        """Whether the fallback may look at this (normalised) text at all (enabled or
+        not): no phrase of an emergency rule, nor of `fallback.none`, occurs in it."""
+        return self._fallback_guard.isdisjoint(self.hits(normalised_text))
+
+    def _decide(self, facts: AlertFacts, hits: dict[int, int]) -> RoutingDecision:
         candidates = set(self._phraseless)
         for pid in hits:
             candidates.update(self._by_phrase.get(pid, ()))

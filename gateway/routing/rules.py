@@ -161,6 +161,15 @@ class Defuse(_Strict):
         return [[g] if isinstance(g, str) else list(g) for g in self.all]
 
 
+class Fallback(_Strict):
+    """The statistical fallback (gateway/routing/fallback.py): an alert no rule places
+    may go to 12345 instead of the default, if the model is confident enough and not one
+    phrase of an emergency rule, nor of `none`, occurs in it."""
+
+    enabled: bool = False
+    none: PhraseList = Field(default_factory=list)
+
+
 class RuleSet(_Strict):
     """The whole rules file."""
 
@@ -169,6 +178,7 @@ class RuleSet(_Strict):
     phrase_sets: dict[str, PhraseList] = Field(default_factory=dict)
     masks: PhraseList = Field(default_factory=list)
     defuse: list[Defuse] = Field(default_factory=list)
+    fallback: Fallback = Field(default_factory=lambda: Fallback())
     rules: list[Rule] = Field(min_length=1)
 
     @field_validator("phrase_sets")
@@ -246,13 +256,24 @@ def _check_refs(ruleset: RuleSet, root: yaml.Node | None, source: str) -> None:
             else:
                 places += [(p, ("all", g, j)) for j, p in enumerate(group)]
         for phrase, sub in places:
-            m = SET_REF.match(phrase)
-            if m and m.group(1) not in ruleset.phrase_sets:
-                raise RulesError(
-                    f"{owner}: unknown phrase set {phrase!r}",
-                    source=source,
-                    line=_node_line(root, (*base, *sub)),
-                )
+            _check_ref(ruleset, root, source, owner, phrase, (*base, *sub))
+    for j, phrase in enumerate(ruleset.fallback.none):
+        _check_ref(ruleset, root, source, "fallback", phrase, ("fallback", "none", j))
+
+
+def _check_ref(
+    ruleset: RuleSet,
+    root: yaml.Node | None,
+    source: str,
+    owner: str,
+    phrase: str,
+    loc: tuple[int | str, ...],
+) -> None:
+    m = SET_REF.match(phrase)
+    if m and m.group(1) not in ruleset.phrase_sets:
+        raise RulesError(
+            f"{owner}: unknown phrase set {phrase!r}", source=source, line=_node_line(root, loc)
+        )
 
 
 def parse_rules(text: str, source: str = "<rules>") -> RuleSet:

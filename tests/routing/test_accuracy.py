@@ -13,6 +13,14 @@ in turn, to extend the rules, so their floors are tuned numbers, not estimates. 
 was NOT tuned on: its floor is its untouched figure, so that it stays a (decaying)
 estimate of accuracy on fresh alerts. `dev2` is a small probe set written while tuning.
 Every file: zero emergencies to 12345; all files together ≥ 97 %.
+
+The statistical fallback (`fallback.py`, trained by `train_fallback.py` on every file but
+blind6 and blind7) is on in the default rules, so the floors are those of rules +
+fallback. blind6 is its held-out file (the threshold was checked on it, never trained
+on). `blind7` was written for this round and measured untouched (rules alone 93.0 %,
+7 emergencies to 12345; rules + fallback 95.0 %, the same 7 and none from the
+fallback); its 7 leaks were then closed in the rules (`acute_hint`), never trained on by
+the model: its floor is its figure after that (97.7 %).
 """
 
 from __future__ import annotations
@@ -23,8 +31,10 @@ from pathlib import Path
 import pytest
 
 from contracts import Channel
-from gateway.routing.engine import AlertFacts, RuleEngine
+from gateway.routing.engine import FALLBACK_CATEGORY, FALLBACK_RULE, AlertFacts, RuleEngine
+from gateway.routing.fallback import FALLBACK_MODEL_FILE, FallbackModel
 from gateway.routing.normalise import normalise
+from gateway.routing.rules import DEFAULT_RULES_FILE, load_rules_file
 
 DATA = Path(__file__).resolve().parent / "data"
 ENGINE = RuleEngine.from_file()
@@ -54,10 +64,11 @@ def _wrong(results: list[tuple[dict[str, str], str]]) -> list[tuple[str, str, st
     return [(r["text"], r["expected"], got) for r, got in results if got != r["expected"]]
 
 
-BLIND = ["blind2", "blind3", "blind4", "blind5", "blind6"]
-FLOORS = {"dev": 0.99, "heldout": 0.965, "dev2": 0.93, "blind2": 0.975, "blind3": 0.97,
-          "blind4": 0.985, "blind5": 0.95,
-          "blind6": 0.84}
+BLIND = ["blind2", "blind3", "blind4", "blind5", "blind6", "blind7"]
+FLOORS = {"dev": 0.99, "heldout": 0.97, "dev2": 0.95, "blind2": 0.98, "blind3": 0.98,
+          "blind4": 0.99, "blind5": 0.96,
+          "blind6": 0.885, "blind7": 0.976}
+ALL_FILES = ["dev", "heldout", "dev2", "adversarial", *BLIND]
 
 
 @pytest.mark.parametrize("name", ["dev", "heldout", "dev2", *BLIND])
@@ -120,3 +131,65 @@ def test_emergencies_phrased_like_complaints_never_reach_12345() -> None:
     assert not leaked
     wrong = _wrong(results)
     assert not wrong, wrong
+
+
+# --------------------------------------------------------------------------- fallback
+
+
+def _rules_only() -> RuleEngine:
+    ruleset = load_rules_file(DEFAULT_RULES_FILE)
+    off = ruleset.fallback.model_copy(update={"enabled": False})
+    return RuleEngine(ruleset.model_copy(update={"fallback": off}))
+
+
+@pytest.mark.parametrize("name", ALL_FILES)
+def test_fallback_only_replaces_the_default_and_never_with_an_emergency(name: str) -> None:
+    """The fallback changes nothing a rule decided; where it fires, the alert is a 12345
+    matter on every labelled file (held-out blind6 and never-trained blind7 included)."""
+    assert ENGINE.ruleset.fallback.enabled
+    rules_only = _rules_only()
+    fired = []
+    for row in _load(name):
+        facts = AlertFacts(text=row["text"], channel=Channel(row["channel"]))
+        by_rules = rules_only.classify(facts)
+        assert ENGINE.classify_rules(facts) == by_rules
+        d = ENGINE.classify(facts)
+        if by_rules.rule != "default":
+            assert d == by_rules
+        elif d != by_rules:
+            assert d.rule == FALLBACK_RULE
+            assert d.category == FALLBACK_CATEGORY
+            assert d.destination.value == "12345" and not d.emergency
+            fired.append((row["text"], row["expected"]))
+    assert all(expected == "12345" for _, expected in fired), fired
+
+
+def test_fallback_stands_down_on_any_emergency_phrase() -> None:
+    """A text the model likes for 12345 goes to the command centre as soon as a phrase
+    of an emergency rule (or `acute_hint`) occurs, even one no rule acts on."""
+    text = "我们社区的公园没有厕所"
+    d = ENGINE.classify(AlertFacts(text=text))
+    assert d.rule == FALLBACK_RULE and d.matched and d.priority == 0, d
+    assert ENGINE.classify(AlertFacts(text="我們社區的公園沒有廁所")).rule == FALLBACK_RULE
+    model = FallbackModel.load()
+    for danger in ["，小孩在旁边玩", "，有个老人倒在里面", "，门口有陌生人一直徘徊"]:
+        norm = normalise(text + danger)
+        assert not ENGINE.fallback_may_apply(norm)
+        assert ENGINE.classify(AlertFacts(text=text + danger)).destination.value == "command-centre"
+    assert model.is_hotline(normalise(text + "，小孩在旁边玩"))  # only the guard stops it
+
+
+def test_fallback_model_is_compact_and_reproducible() -> None:
+    from gateway.routing import train_fallback as tf
+
+    assert FALLBACK_MODEL_FILE.stat().st_size < 3_000_000
+    shipped = FallbackModel.load()
+    assert "blind6" not in tf.TRAIN and "blind7" not in tf.TRAIN
+    rows = [r for name in tf.TRAIN for r in tf.rows_of(tf.load(name))]
+    again = tf.train(rows, shipped.threshold)
+    assert again == shipped
+
+
+def test_fallback_can_be_switched_off() -> None:
+    text = "我们社区的公园没有厕所"
+    assert _rules_only().classify(AlertFacts(text=text)).rule == "default"

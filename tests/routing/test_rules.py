@@ -214,3 +214,21 @@ def test_thousands_of_phrases_still_one_pass() -> None:
     assert engine.phrase_count == 5000
     d = engine.classify(AlertFacts(text="前面有个词04999在这里"))
     assert d.rule == "hot" and d.matched == ["词04999"]
+
+
+def test_fallback_section_checked() -> None:
+    """`fallback.none` references must exist (the error names the line); the fallback is
+    off unless enabled, and an unusable model file refuses the rules."""
+    from pathlib import Path
+
+    from gateway.routing.engine import load_fallback
+
+    assert not parse_rules(BASE).fallback.enabled
+    bad = BASE.replace("rules:\n", "fallback: {enabled: true, none: ['@nope']}\nrules:\n")
+    with pytest.raises(RulesError) as err:
+        parse_rules(bad)
+    assert err.value.line == 2 and "@nope" in str(err.value)
+    with pytest.raises(RulesError, match="model is unusable"):
+        load_fallback("x.yaml", Path("/nonexistent/fallback_model.json"))
+    with pytest.raises(RulesError, match=r"(?i)extra"):
+        parse_rules(BASE.replace("rules:\n", "fallback: {enabled: true, threshold: 1}\nrules:\n"))
