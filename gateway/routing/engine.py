@@ -242,7 +242,8 @@ class RuleEngine:
     def classify(self, facts: AlertFacts) -> RoutingDecision:
         """The routing decision for an alert: the first rule (by priority) that holds;
         when none does and the rules file enables it, the statistical fallback may send
-        the alert to 12345 instead of the default (see `fallback.py`)."""
+        the alert to 12345 instead of the default (see `fallback.py`) — never an alert
+        an operator or platform categorised, nor one located at sea."""
         text = normalise(facts.text)
         hits = self.hits(text)
         decision = self._decide(facts, hits)
@@ -250,6 +251,8 @@ class RuleEngine:
         if (
             fb is not None
             and decision.rule == "default"
+            and not facts.category
+            and not facts.at_sea
             and self._fallback_guard.isdisjoint(hits)
             and fb.is_hotline(text)
         ):

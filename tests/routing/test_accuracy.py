@@ -177,6 +177,8 @@ def test_fallback_stands_down_on_any_emergency_phrase() -> None:
         assert not ENGINE.fallback_may_apply(norm)
         assert ENGINE.classify(AlertFacts(text=text + danger)).destination.value == "command-centre"
     assert model.is_hotline(normalise(text + "，小孩在旁边玩"))  # only the guard stops it
+    for facts in [AlertFacts(text=text, category="x.unknown"), AlertFacts(text=text, at_sea=True)]:
+        assert ENGINE.classify(facts).destination.value != "12345"
 
 
 def test_fallback_model_is_compact_and_reproducible() -> None:
