@@ -52,6 +52,9 @@ class Settings(BaseSettings):
         default_factory=dict, description="platform id -> HMAC secret (12345, sea centres)"
     )
     max_body_bytes: int = Field(256 * 1024, ge=1024)
+    api_rate_per_minute: int = Field(
+        1200, ge=1, description="requests a minute per API key (burst: a quarter of it)"
+    )
 
     # --- routing
     rules_file: Path | None = None

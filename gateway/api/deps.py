@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import hmac
+import math
 from collections.abc import Awaitable, Callable
 from typing import Annotated
 
@@ -12,6 +14,7 @@ from redis.asyncio import Redis
 from bus.publisher import Publisher
 from bus.spool import Spool
 from gateway.directory.store import DirectoryStore
+from gateway.ratelimit import TokenBucket
 from gateway.settings import Settings
 
 
@@ -53,10 +56,39 @@ class Caller:
         return scope in self.scopes or "*" in self.scopes
 
 
+async def _throttle(request: Request, settings: Settings, key: str) -> None:
+    """Per-source limit: one API key flooding gets 429 with Retry-After, others are served.
+
+    Citizens' webhooks are not limited here: an alarm is never refused for coming in a
+    burst. If Redis cannot answer, the request is served (availability first)."""
+    bucket = getattr(request.app.state, "api_bucket", None)
+    if bucket is None:
+        bucket = TokenBucket(
+            request.app.state.redis,
+            settings.key("ratelimit", "api"),
+            capacity=max(1, settings.api_rate_per_minute // 4),
+            period_s=60.0 / 4,
+            reserve=0,
+        )
+        request.app.state.api_bucket = bucket
+    digest = hashlib.sha256(key.encode()).hexdigest()[:16]  # never the key itself in Redis
+    try:
+        taken = await bucket.take(digest, emergency=True)
+    except Exception:
+        return
+    if not taken.ok:
+        raise HTTPException(
+            status.HTTP_429_TOO_MANY_REQUESTS,
+            detail="rate-limited",
+            headers={"Retry-After": str(max(1, math.ceil(taken.wait_s)))},
+        )
+
+
 def require_scope(scope: str) -> Callable[..., Awaitable[Caller]]:
     """Dependency: a valid `X-API-Key` (or `Authorization: Bearer`) holding `scope`."""
 
     async def check(
+        request: Request,
         settings: Annotated[Settings, Depends(get_settings)],
         x_api_key: Annotated[str | None, Header()] = None,
         authorization: Annotated[str | None, Header()] = None,
@@ -75,6 +107,7 @@ def require_scope(scope: str) -> Callable[..., Awaitable[Caller]]:
                 caller = Caller(key_id=key[:4] + "…", scopes=scopes)
                 if not caller.may(scope):
                     raise HTTPException(status.HTTP_403_FORBIDDEN, detail=f"scope-required:{scope}")
+                await _throttle(request, settings, key)
                 return caller
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, detail="invalid-api-key")
 

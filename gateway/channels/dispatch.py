@@ -31,10 +31,10 @@ from gateway.channels.compose import notice_markdown, order_markdown, order_sms
 from gateway.channels.contacts import Contact, fallback_order, first_recipients
 from gateway.channels.delivery import DeliveryStore
 from gateway.channels.order_index import index_order
-from gateway.channels.ratelimit import TokenBucket
 from gateway.channels.redisutil import as_str
 from gateway.directory.store import DirectoryStore
 from gateway.logging import mask_phone
+from gateway.ratelimit import TokenBucket
 from gateway.settings import Settings
 
 log = structlog.get_logger(__name__)

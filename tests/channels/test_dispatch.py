@@ -240,7 +240,7 @@ async def test_wecom_markdown_errcode_and_rate_limit(
 async def test_token_bucket_keeps_a_reserve_for_emergencies(
     dispatcher: OrderDispatcher, redis: Any, chan_settings: Settings
 ) -> None:
-    from gateway.channels.ratelimit import TokenBucket
+    from gateway.ratelimit import TokenBucket
 
     bucket = TokenBucket(redis, chan_settings.key("test", "bucket"), capacity=20, period_s=60)
     routine = [await bucket.take("r1", emergency=False) for _ in range(16)]

@@ -1,9 +1,10 @@
-"""A Redis token bucket per WeCom robot: 20 messages a minute, emergencies first.
+"""A Redis token bucket: WeCom robots (20 messages a minute, emergencies first) and API
+keys (requests per source).
 
-The bucket lives in Redis so every process posting to the same robot shares it; the
-Lua script refills by elapsed server time and takes a token atomically. Non-emergency
-posts leave the last `reserve` tokens to emergency orders, so a burst of routine notices
-cannot make an emergency order wait.
+The bucket lives in Redis so every process (and API worker) shares it; the Lua script
+refills by elapsed server time and takes a token atomically. Non-emergency takers leave
+the last `reserve` tokens to emergencies, so a burst of routine notices cannot make an
+emergency order wait.
 """
 
 from __future__ import annotations
@@ -61,7 +62,7 @@ class TokenBucket:
         self._script = redis.register_script(_TAKE)
 
     async def take(self, name: str, emergency: bool) -> Taken:
-        """Take one token for robot `name`; emergencies may use the reserve."""
+        """Take one token from bucket `name`; emergencies may use the reserve."""
         reserve = 0 if emergency else self._reserve
         ok, wait_ms = await self._script(
             keys=[f"{self._prefix}:{name}"], args=[self._capacity, self._rate, reserve]
