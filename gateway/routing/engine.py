@@ -34,6 +34,8 @@ from gateway.routing.rules import (
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 FALLBACK_RULE = "fallback.nb-12345"
 FALLBACK_CATEGORY = "service.classified-statistically"
+VETO_RULE = "safety.veto-12345"
+VETO_CATEGORY_PREFIX = "vetoed."
 
 
 @lru_cache(maxsize=4)
@@ -144,7 +146,13 @@ class RuleEngine:
         self._lengths = [len(p) for p in self._phrases]
         if self._phrases:
             self._automaton.make_automaton()
-        self._fallback = load_fallback(source) if ruleset.fallback.enabled else None
+        fallback = ruleset.fallback
+        model = (
+            load_fallback(source) if fallback.enabled or fallback.veto_below is not None else None
+        )
+        self._fallback = model if fallback.enabled else None
+        self._veto = model if fallback.veto_below is not None else None
+        self._veto_below = fallback.veto_below if fallback.veto_below is not None else 0.0
 
     # ------------------------------------------------------------------ building
 
@@ -243,10 +251,14 @@ class RuleEngine:
         """The routing decision for an alert: the first rule (by priority) that holds;
         when none does and the rules file enables it, the statistical fallback may send
         the alert to 12345 instead of the default (see `fallback.py`) — never an alert
-        an operator or platform categorised, nor one located at sea."""
+        an operator or platform categorised, nor one located at sea. A rule's 12345
+        decision the model finds unlikely (`fallback.veto_below`) goes to the command
+        centre instead (the safety veto)."""
         text = normalise(facts.text)
         hits = self.hits(text)
         decision = self._decide(facts, hits)
+        if decision.destination is Destination.HOTLINE_12345:
+            return self._vetoed(decision, text)
         fb = self._fallback
         if (
             fb is not None
@@ -265,6 +277,26 @@ class RuleEngine:
                 priority=0,
             )
         return decision
+
+    def _vetoed(self, decision: RoutingDecision, normalised_text: str) -> RoutingDecision:
+        """The safety veto: a rule's 12345 decision whose text the model scores below
+        `veto_below` (log-odds for 12345) goes to the command centre, as an emergency,
+        keeping the phrases that matched. Anything else is returned unchanged."""
+        veto = self._veto
+        if veto is None or veto.score(normalised_text) >= self._veto_below:
+            return decision
+        return RoutingDecision(
+            destination=Destination.COMMAND_CENTRE,
+            category=VETO_CATEGORY_PREFIX + decision.category,
+            rule=VETO_RULE,
+            matched=decision.matched,
+            emergency=True,
+            priority=decision.priority,
+        )
+
+    def veto_score(self, normalised_text: str) -> float | None:
+        """The model's log-odds for 12345 as the veto sees them (None: veto off)."""
+        return None if self._veto is None else self._veto.score(normalised_text)
 
     def classify_rules(self, facts: AlertFacts) -> RoutingDecision:
         """The decision of the rules alone (no statistical fallback)."""
@@ -343,4 +375,11 @@ def load_engine(path: Path | None = None) -> RuleEngine:
     return RuleEngine.from_file(path)
 
 
-__all__ = ["AlertFacts", "RuleEngine", "RulesError", "load_engine", "load_rules_file"]
+__all__ = [
+    "VETO_RULE",
+    "AlertFacts",
+    "RuleEngine",
+    "RulesError",
+    "load_engine",
+    "load_rules_file",
+]

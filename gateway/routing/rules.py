@@ -168,6 +168,10 @@ class Fallback(_Strict):
 
     enabled: bool = False
     none: PhraseList = Field(default_factory=list)
+    # Safety veto (off when absent): a decision a *rule* sends to 12345 goes to the
+    # command centre instead when the model's log-odds for 12345 are below this. It
+    # only ever moves an alert away from 12345.
+    veto_below: float | None = None
 
 
 class RuleSet(_Strict):

@@ -14,6 +14,13 @@ reports, without writing the model).
   threshold is the highest out-of-sample score of such an emergency, plus `MARGIN`. The
   final model (trained on all of `TRAIN`) must then send no emergency to 12345 on any
   file, `HOLDOUT` included, or the script refuses to write it.
+- `--veto` reports how the safety veto's threshold (`fallback.veto_below`) was chosen,
+  without writing anything: out-of-sample scores (leave-one-file-out for `TRAIN`, the
+  shipped model for blind6/blind7) of (a) the emergencies the rules of their day sent to
+  12345 when each blind batch arrived (`ARRIVAL_LEAKS`), and (b) the 12345 matters the
+  current rules send to 12345; the threshold is the highest whole number that catches
+  the most of (a) while vetoing fewer than `VETO_BUDGET` of (b). `VETO_NEVER` (blind8,
+  written for the veto) is not used.
 """
 
 from __future__ import annotations
@@ -34,6 +41,17 @@ DATA = Path(__file__).resolve().parents[2] / "tests" / "routing" / "data"
 TRAIN = ["dev", "heldout", "dev2", "blind2", "blind3", "blind4", "blind5", "adversarial"]
 HOLDOUT = "blind6"
 NEVER = "blind7"
+VETO_NEVER = "blind8"
+VETO_BUDGET = 0.005  # share of correct 12345 rule decisions the veto may cost
+# Emergencies the rules of the day sent to 12345 on arrival of each blind batch (commits
+# 050cb58, 4fe6597, d3d6c5f, 8baed33; closed in the rules since), by `base`.
+ARRIVAL_LEAKS = {
+    "blind2": ["blind2.tsv:334", "blind2.tsv:405", "blind2.tsv:406", "blind2.tsv:490"],
+    "blind3": ["blind3.tsv:262"],
+    "blind4": ["blind4.tsv:248", "blind4.tsv:274"],
+    "blind7": ["blind7.tsv:197", "blind7.tsv:199", "blind7.tsv:203", "blind7.tsv:206",
+               "blind7.tsv:218", "blind7.tsv:221", "blind7.tsv:238"],
+}
 HOTLINE = "12345"
 ALPHA = 0.5  # additive smoothing
 MIN_COUNT = 2  # n-grams seen fewer times are dropped (they weigh `unseen`)
@@ -91,17 +109,54 @@ def eligible(engine: RuleEngine, records: list[dict[str, str]]) -> list[bool]:
 
 
 def rules_engine() -> RuleEngine:
-    """The default rules with the fallback switched off (the model is what we build)."""
+    """The default rules with the fallback and its veto switched off (the model is what
+    we build)."""
     ruleset = load_rules_file(DEFAULT_RULES_FILE)
-    off = ruleset.fallback.model_copy(update={"enabled": False})
+    off = ruleset.fallback.model_copy(update={"enabled": False, "veto_below": None})
     return RuleEngine(ruleset.model_copy(update={"fallback": off}))
+
+
+def veto_report(engine: RuleEngine, shipped: FallbackModel) -> float:
+    """Choose the veto threshold out of sample (see the module docstring); prints the
+    table and returns the threshold."""
+    names = [*TRAIN, HOLDOUT, NEVER]
+    files = {name: load(name) for name in names}
+    leaks: list[float] = []  # scores of emergencies a 12345 rule took
+    hot: list[float] = []  # scores of 12345 matters a 12345 rule took (rightly)
+    for name in names:
+        model = shipped
+        if name in TRAIN:
+            model = train([r for other in TRAIN if other != name for r in rows_of(files[other])])
+        arrived = set(ARRIVAL_LEAKS.get(name, []))
+        for r in files[name]:
+            s = model.score(normalise(r["text"]))
+            if r.get("base") in arrived:
+                leaks.append(s)
+                continue
+            d = engine.classify_rules(AlertFacts(text=r["text"], channel=Channel(r["channel"])))
+            if d.destination.value == HOTLINE:
+                (hot if r["expected"] == HOTLINE else leaks).append(s)
+    best: tuple[int, float] = (-1, -math.inf)
+    for t in range(-40, 11):
+        caught = sum(1 for s in leaks if s < t)
+        cost = sum(1 for s in hot if s < t)
+        print(f"veto_below {t:4d}: emergencies caught {caught:2d}/{len(leaks)}, "
+              f"12345 matters vetoed {cost:3d}/{len(hot)} ({cost / len(hot):.2%})")
+        if cost < VETO_BUDGET * len(hot) and caught >= best[0]:
+            best = (caught, float(t))
+    print(f"chosen: veto_below {best[1]} ({best[0]}/{len(leaks)} caught)")
+    return best[1]
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else "")
     parser.add_argument("--check", action="store_true", help="report only, do not write")
+    parser.add_argument("--veto", action="store_true", help="report the veto threshold only")
     args = parser.parse_args(argv)
     engine = rules_engine()
+    if args.veto:
+        veto_report(engine, FallbackModel.load())
+        return 0
     files = {name: load(name) for name in [*TRAIN, HOLDOUT]}
     placed = {name: eligible(engine, recs) for name, recs in files.items()}
 
