@@ -73,8 +73,9 @@ class SpoolFirstEmit:
     """Publish directly while nothing is spooled; once a publish fails, everything goes
     through the spool (which keeps order) until the drainer has emptied it.
 
-    `Spool.publish_or_spool` checks the spool's depth in SQLite on every event; at call
-    event rates that check, not the broker, was the bottleneck (see docs/ami.md).
+    Beyond what `Spool.publish_or_spool` does (its empty-spool check is in memory now),
+    this switches to spooling at the first failed publish and watches the spool drain,
+    so a burst of call events during an outage stays in order.
     """
 
     def __init__(self, spool: Spool, publisher: Publisher | None, timeout_s: float = 2.0):
