@@ -139,7 +139,11 @@ class ChaosRabbit:
         for pid in found:
             with contextlib.suppress(ProcessLookupError, ValueError):
                 os.kill(int(pid), signal.SIGKILL)
-        shutil.rmtree(self.dir, ignore_errors=True)
+        for _ in range(10):  # the node may still be writing as it goes: retry briefly
+            shutil.rmtree(self.dir, ignore_errors=True)
+            if not self.dir.exists():
+                break
+            time.sleep(0.5)
 
 
 # --------------------------------------------------------------------------- Redis
