@@ -15,10 +15,8 @@ import contextlib
 import json
 from dataclasses import asdict, dataclass
 from typing import Any
-from urllib.parse import quote, unquote, urlsplit
 
 import aio_pika
-import httpx
 from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
 
 from bus.consumer import (
@@ -29,12 +27,13 @@ from bus.consumer import (
     ROUTING_KEY_HEADER,
 )
 from bus.publisher import Publisher
-from contracts import Destination, utcnow
-from gateway.routing.pipeline import CLASSIFY_QUEUE, delivery_queue
+from contracts import utcnow
+from gateway.observability.queues import DepthsUnavailable, list_queues
 from gateway.settings import Settings
+from gateway.topology import QUEUES
 
 DLQ_SUFFIX = ".dlq"
-KNOWN_QUEUES = [CLASSIFY_QUEUE, *(delivery_queue(d) for d in Destination)]
+KNOWN_QUEUES = [q.name for q in QUEUES]  # the topology's work queues, if no management API
 _DROP_ON_REPLAY = (
     ATTEMPTS_HEADER, REASON_HEADER, DETAIL_HEADER, "x-last-error", "x-death", "x-first-death-queue",
     "x-first-death-reason", "x-first-death-exchange", "x-last-death-queue", "x-last-death-reason",
@@ -111,18 +110,12 @@ def _describe(dlq: str, message: AbstractIncomingMessage) -> DeadLetter:
 
 
 async def _management_dlqs(settings: Settings) -> list[str]:
-    """DLQ names from the RabbitMQ management API (port 15672), if it is reachable."""
-    url = urlsplit(settings.amqp_url)
-    vhost = unquote(url.path[1:]) if len(url.path) > 1 else "/"
-    api = f"http://{url.hostname or 'localhost'}:15672/api/queues/{quote(vhost, safe='')}"
-    auth = (unquote(url.username or "guest"), unquote(url.password or "guest"))
+    """DLQ names from the RabbitMQ management API (LINKGATE_RABBITMQ_MGMT_URL), if reachable."""
     try:
-        async with httpx.AsyncClient(timeout=3.0, auth=auth) as client:
-            r = await client.get(api)
-            r.raise_for_status()
-            return sorted(q["name"] for q in r.json() if q["name"].endswith(DLQ_SUFFIX))
-    except (httpx.HTTPError, ValueError, KeyError, TypeError):
+        queues = await list_queues(settings, timeout_s=3.0)
+    except DepthsUnavailable:
         return []
+    return sorted(q.name for q in queues if q.name.endswith(DLQ_SUFFIX))
 
 
 async def dlq_names(settings: Settings, queue: str | None) -> list[str]:

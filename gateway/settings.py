@@ -46,6 +46,7 @@ class Settings(BaseSettings):
     public_base_url: AnyUrl = AnyUrl("http://127.0.0.1:8080")
     api_keys: dict[str, list[str]] = Field(
         default_factory=dict,
+        repr=False,  # the keys themselves are secrets: never in a repr or a log line
         description="API key -> scopes, e.g. {\"k1\": [\"orders:write\", \"routing:read\"]}",
     )
     platform_secrets: dict[str, SecretStr] = Field(
