@@ -24,6 +24,8 @@ from gateway.topology import declare_all
 
 log = structlog.get_logger(__name__)
 
+SHUTDOWN_GRACE_S = 5.0
+
 # Each module exposes `router: APIRouter`; a capability adds its module here.
 ROUTER_MODULES: list[str] = [
     "gateway.api.health",
@@ -138,7 +140,10 @@ def create_app(settings: Settings) -> FastAPI:
         finally:
             for task in tasks:
                 task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            # bounded: a connect to an unreachable broker can swallow its cancellation
+            _, stuck = await asyncio.wait(tasks, timeout=SHUTDOWN_GRACE_S)
+            if stuck:
+                log.warning("api.shutdown_left_tasks", tasks=[t.get_name() for t in stuck])
             if app.state.publisher is not None:
                 await app.state.publisher.close()
             await app.state.redis.aclose()
