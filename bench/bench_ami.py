@@ -36,7 +36,6 @@ from adapters.ami.transcript import read_transcript  # noqa: E402
 from bus.publisher import Publisher  # noqa: E402
 from bus.spool import Spool  # noqa: E402
 from bus.topology import declare_exchanges  # noqa: E402
-from gateway.processes.ami import SpoolFirstEmit  # noqa: E402
 from gateway.settings import load_settings  # noqa: E402
 from tests.ami.captures import capture_path  # noqa: E402
 from tests.ami.fake_server import FakeAmi, call_events, rename_ids  # noqa: E402
@@ -112,12 +111,11 @@ async def bench_end_to_end(calls: int, *, via_spool: bool = True) -> dict[str, f
         client = AmiClient(
             AmiConfig("127.0.0.1", fake.port, "gw", "s3cret", queue_size=10_000)
         )
-        emit = SpoolFirstEmit(spool, publisher) if via_spool else publisher.publish
-        watcher = asyncio.create_task(emit.watch()) if isinstance(emit, SpoolFirstEmit) else None
+        emit = spool.publish_or_spool if via_spool else publisher.publish
         bridge = CallBridge(client, redis, settings, emit)
         await client.start()
         await client.wait_connected(5)
-        while bridge.stats["reconciles"] < 1 or getattr(emit, "spooling", False):
+        while bridge.stats["reconciles"] < 1:
             await asyncio.sleep(0.01)
         wire = b"".join(f.to_bytes() for f in frames)
         t0 = time.perf_counter()
@@ -132,8 +130,6 @@ async def bench_end_to_end(calls: int, *, via_spool: bool = True) -> dict[str, f
         under = await channel.get_underlay_channel()
         queued = await under.queue_declare(f"bench-{tag}", passive=True)
         await client.close()
-        if watcher is not None:
-            watcher.cancel()
         await publisher.close()
         await fake.stop()
         return {

@@ -18,7 +18,6 @@ from redis.asyncio import Redis
 from adapters.ami.bridge import CallBridge
 from adapters.ami.client import AmiClient, AmiConfig, cancel_and_wait
 from adapters.ami.telephony import AmiTelephony
-from bus.errors import PublishError, UnroutableError
 from bus.publisher import Publisher
 from bus.spool import Spool
 from contracts.envelope import CloudEvent
@@ -69,43 +68,6 @@ async def link_state(ctx: AmiContext) -> None:
 TASKS: list[TaskFactory] = [call_orchestration, link_state]
 
 
-class SpoolFirstEmit:
-    """Publish directly while nothing is spooled; once a publish fails, everything goes
-    through the spool (which keeps order) until the drainer has emptied it.
-
-    Beyond what `Spool.publish_or_spool` does (its empty-spool check is in memory now),
-    this switches to spooling at the first failed publish and watches the spool drain,
-    so a burst of call events during an outage stays in order.
-    """
-
-    def __init__(self, spool: Spool, publisher: Publisher | None, timeout_s: float = 2.0):
-        self.spool = spool
-        self.publisher = publisher
-        self.timeout_s = timeout_s
-        self.spooling = True  # until we have looked at the spool once
-
-    async def __call__(self, event: CloudEvent) -> bool:
-        pub = self.publisher
-        if self.spooling or pub is None or not pub.is_connected:
-            return await self.spool.publish_or_spool(event)
-        try:
-            await asyncio.wait_for(pub.publish(event), self.timeout_s)
-            return True
-        except UnroutableError:
-            raise
-        except (PublishError, TimeoutError) as exc:
-            log.warning("AMI publish failed (%r): spooling from here on", exc)
-            self.spooling = True
-            return await self.spool.publish_or_spool(event)
-
-    async def watch(self, interval_s: float = 1.0) -> None:
-        """Back to direct publishing once the spool is empty again."""
-        while True:
-            if self.spooling and self.publisher is not None and self.publisher.is_connected:
-                self.spooling = await asyncio.to_thread(self.spool.depth) > 0
-            await asyncio.sleep(interval_s)
-
-
 async def _connect_publisher(settings: Settings, spool: Spool) -> Publisher:
     """Until the broker answers, events go to the durable spool; then publish directly."""
     while True:
@@ -129,7 +91,7 @@ async def run(
     """Run until cancelled. `extra_tasks` None means `TASKS`; pass [] to run the link alone."""
     redis = Redis.from_url(settings.redis_url)
     spool = Spool(settings.spool_dir, None)
-    emit = SpoolFirstEmit(spool, None)
+    emit = spool.publish_or_spool  # direct while the spool is empty, in order behind it
     client = AmiClient(client_config or AmiConfig.from_settings(settings))
     telephony = AmiTelephony(client)
     bridge = CallBridge(client, redis, settings, emit)
@@ -141,11 +103,9 @@ async def run(
         try:
             publisher = await asyncio.wait_for(Publisher.connect(settings), PUBLISHER_RETRY_S)
             spool.set_publisher(publisher)
-            emit.publisher = publisher
         except Exception as exc:
             log.error("AMI process: broker unreachable at start (%r); spooling", exc)
-            tasks.append(asyncio.create_task(_late_publisher(settings, spool, emit)))
-        tasks.append(asyncio.create_task(emit.watch(), name="ami-spool-watch"))
+            tasks.append(asyncio.create_task(_late_publisher(settings, spool)))
         await client.start()
         tasks.append(asyncio.create_task(spool.run_drainer(), name="ami-spool-drainer"))
         tasks.append(asyncio.create_task(bridge.reconcile_every(reconcile_interval_s)))
@@ -163,8 +123,8 @@ async def run(
         await redis.aclose()
 
 
-async def _late_publisher(settings: Settings, spool: Spool, emit: SpoolFirstEmit) -> None:
-    emit.publisher = await _connect_publisher(settings, spool)
+async def _late_publisher(settings: Settings, spool: Spool) -> None:
+    await _connect_publisher(settings, spool)
 
 
 async def _guard(factory: TaskFactory, ctx: AmiContext) -> None:
