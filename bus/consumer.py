@@ -123,10 +123,14 @@ class ConsumerRunner:
             self._stats.idle.clear()
             try:
                 await self._process(spec, message)
-            except (aiormq.exceptions.AMQPError, aio_pika.exceptions.AMQPException) as exc:
-                # the effect is done and marked; only the ack was lost with the channel:
-                # the broker redelivers and the idempotency guard skips it
-                log.warning("consumer.ack_lost", queue=spec.name, error=repr(exc))
+            except (
+                aiormq.exceptions.AMQPError,
+                aio_pika.exceptions.AMQPException,
+                aiormq.exceptions.ChannelInvalidStateError,  # a RuntimeError, not an AMQPError
+            ) as exc:
+                # the effect is done and marked (or given back); only the ack / nack was
+                # lost with the channel: the broker redelivers and the guard decides again
+                log.warning("consumer.settle_lost", queue=spec.name, error=repr(exc))
             finally:
                 self._stats.in_flight -= 1
                 if self._stats.in_flight == 0:

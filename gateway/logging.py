@@ -43,7 +43,9 @@ def configure_logging(level: str = "INFO", json_logs: bool = True) -> None:
     renderer: Any = (
         structlog.processors.JSONRenderer(ensure_ascii=False)
         if json_logs
-        else structlog.dev.ConsoleRenderer()
+        # plain tracebacks: rich's (with every frame's locals) take tens of ms each, and
+        # a broker outage logs hundreds of them from the event loop, stalling webhooks
+        else structlog.dev.ConsoleRenderer(exception_formatter=structlog.dev.plain_traceback)
     )
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,

@@ -151,5 +151,7 @@ async def test_broker_stopped_and_restarted_mid_stream_delivers_each_alert_once(
     assert not extra, f"unexpected deliveries: {sorted(extra)[:3]}"
     assert receiver.duplicates() == {}, f"delivered twice: {list(receiver.duplicates())[:5]}"
     assert spooled_left == 0
-    assert during_outage > 0, "the webhook stopped accepting while the broker was down"
+    # at 16 in flight, more than two rounds answered: the webhook kept accepting (a stalled
+    # event loop, as rich tracebacks of every failed publish once caused, answers ~none)
+    assert during_outage > 32, "the webhook stopped accepting while the broker was down"
     assert await dead_letter_counts(settings) == dict.fromkeys(KNOWN_QUEUES, 0)

@@ -91,3 +91,22 @@ def test_stdlib_logs_are_json_and_masked_too(
     record = json.loads(capsys.readouterr().err.strip().splitlines()[-1])
     assert record["event"] == "duty phone +86578****5001 busy"
     assert record["level"] == "warning" and record["logger"] == "linkgate.ami"
+
+
+def test_console_logs_render_tracebacks_plainly(
+    capsys: pytest.CaptureFixture[str], restore_logging: None
+) -> None:
+    """Console mode prints a plain traceback, not rich's framed one with every frame's
+    locals: during a broker outage hundreds are logged from the event loop, and rich's
+    rendering stalled the webhooks for seconds (the broker-restart chaos test)."""
+    configure_logging("INFO", json_logs=False)
+    secret_local = "+8613800138000"  # rich would print this frame's locals
+    try:
+        raise RuntimeError("channel closed")
+    except RuntimeError:
+        logging.getLogger("aio_pika.tools").exception("callback error for %s", secret_local)
+    err = capsys.readouterr().err
+    assert "Traceback (most recent call last)" in err
+    assert "RuntimeError: channel closed" in err
+    assert "╭" not in err and "│" not in err  # no rich panel
+    assert "13800138000" not in err.split("Traceback")[0]
