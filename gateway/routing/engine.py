@@ -36,6 +36,7 @@ FALLBACK_RULE = "fallback.nb-12345"
 FALLBACK_CATEGORY = "service.classified-statistically"
 VETO_RULE = "safety.veto-12345"
 VETO_CATEGORY_PREFIX = "vetoed."
+DANGER_RULE = "safety.danger-12345"
 
 
 @lru_cache(maxsize=4)
@@ -106,7 +107,15 @@ class _Compiled:
 class RuleEngine:
     """An immutable, compiled rule set; safe to share between tasks and swap whole."""
 
-    def __init__(self, ruleset: RuleSet, *, source: str = "<rules>", digest: str = "") -> None:
+    def __init__(
+        self,
+        ruleset: RuleSet,
+        *,
+        source: str = "<rules>",
+        digest: str = "",
+        model: FallbackModel | None = None,
+    ) -> None:
+        """`model` replaces the shipped fallback model (cross-validation uses it)."""
         self.ruleset = ruleset
         self.source = source
         self.digest = digest
@@ -147,12 +156,37 @@ class RuleEngine:
         if self._phrases:
             self._automaton.make_automaton()
         fallback = ruleset.fallback
-        model = (
-            load_fallback(source) if fallback.enabled or fallback.veto_below is not None else None
-        )
+        if model is None and (fallback.enabled or fallback.veto_below is not None):
+            model = load_fallback(source)
         self._fallback = model if fallback.enabled else None
         self._veto = model if fallback.veto_below is not None else None
         self._veto_below = fallback.veto_below if fallback.veto_below is not None else 0.0
+        self._danger, self._danger_defused = self._compile_danger(ruleset)
+
+    def _compile_danger(self, ruleset: RuleSet) -> tuple[ahocorasick.Automaton | None, bool]:
+        """One automaton for the danger veto: its words (value `(length, True, word)`) and
+        the compounds that hide them (`unless`, the rules' `masks`, and every negation +
+        word)."""
+        dv = ruleset.danger_veto
+        if dv is None:
+            return None, False
+        words: set[str] = set()
+        for raw in dv.words:
+            norm = normalise(raw)
+            if not norm:
+                raise RulesError(f"danger_veto: word {raw!r} is empty once normalised",
+                                 source=self.source)
+            words.add(norm)
+        negations = {normalise(n) for n in dv.negations} - {""}
+        unless = {normalise(u) for u in [*dv.unless, *ruleset.masks]}
+        unless |= {n + w for n in negations for w in words}
+        automaton = ahocorasick.Automaton()
+        for w in sorted(words):
+            automaton.add_word(w, (len(w), True, w))
+        for u in sorted(unless - words - {""}):  # a listed word is never hidden by itself
+            automaton.add_word(u, (len(u), False, u))
+        automaton.make_automaton()
+        return automaton, dv.defused
 
     # ------------------------------------------------------------------ building
 
@@ -258,7 +292,7 @@ class RuleEngine:
         hits = self.hits(text)
         decision = self._decide(facts, hits)
         if decision.destination is Destination.HOTLINE_12345:
-            return self._vetoed(decision, text)
+            return self._vetoed(decision, text, hits)
         fb = self._fallback
         if (
             fb is not None
@@ -278,10 +312,69 @@ class RuleEngine:
             )
         return decision
 
-    def _vetoed(self, decision: RoutingDecision, normalised_text: str) -> RoutingDecision:
-        """The safety veto: a rule's 12345 decision whose text the model scores below
-        `veto_below` (log-odds for 12345) goes to the command centre, as an emergency,
-        keeping the phrases that matched. Anything else is returned unchanged."""
+    def danger_words(self, normalised_text: str, hits: dict[int, int] | None = None) -> list[str]:
+        """The danger veto's words that occur in the (normalised) text, in text order,
+        outside any `unless`/negation compound; none in a defuse context (when the veto
+        says so) or when the danger veto is off."""
+        automaton = self._danger
+        if automaton is None or not normalised_text:
+            return []
+        occurrences = list(automaton.iter(normalised_text))
+        if not any(is_word for _, (_, is_word, _) in occurrences):
+            return []
+        spans = [(end - n + 1, end) for end, (n, is_word, _) in occurrences if not is_word]
+        found: list[str] = []
+        for end, (n, is_word, word) in occurrences:
+            if not is_word or word in found:
+                continue
+            start = end - n + 1
+            if any(s <= start and end <= e for s, e in spans):
+                continue
+            found.append(word)
+        if found and self._danger_defused and self._defuse:
+            if self.defused_by(self.hits(normalised_text) if hits is None else hits):
+                return []
+        return found
+
+    def would_veto(self, normalised_text: str) -> bool:
+        """Whether either veto would move a 12345 rule decision on this text."""
+        if self.danger_words(normalised_text):
+            return True
+        return self._veto is not None and self._veto.score(normalised_text) < self._veto_below
+
+    def hotline_word_present(self, normalised_text: str) -> bool:
+        """Whether the phrase conditions (`any`, `all`; not `none`) of some rule that
+        sends to 12345 hold: the text carries an everyday 12345 word."""
+        hits = self.hits(normalised_text)
+        for c in self._rules:
+            if c.rule.destination is not Destination.HOTLINE_12345:
+                continue
+            if not (c.any or c.groups):
+                continue
+            if c.any and c.any.isdisjoint(hits):
+                continue
+            if any(g.isdisjoint(hits) for g in c.groups):
+                continue
+            return True
+        return False
+
+    def _vetoed(
+        self, decision: RoutingDecision, normalised_text: str, hits: dict[int, int]
+    ) -> RoutingDecision:
+        """The safety vetoes: a rule's 12345 decision goes to the command centre, as an
+        emergency, when a danger word occurs in the text (`danger_veto`; the words are
+        added to `matched`) or else when the model scores the text below `veto_below`
+        (log-odds for 12345; `matched` kept). Anything else is returned unchanged."""
+        danger = self.danger_words(normalised_text, hits)
+        if danger:
+            return RoutingDecision(
+                destination=Destination.COMMAND_CENTRE,
+                category=VETO_CATEGORY_PREFIX + decision.category,
+                rule=DANGER_RULE,
+                matched=[*decision.matched, *(w for w in danger if w not in decision.matched)],
+                emergency=True,
+                priority=decision.priority,
+            )
         veto = self._veto
         if veto is None or veto.score(normalised_text) >= self._veto_below:
             return decision
@@ -311,19 +404,20 @@ class RuleEngine:
         candidates = set(self._phraseless)
         for pid in hits:
             candidates.update(self._by_phrase.get(pid, ()))
-        defused = bool(self._defuse) and self.defused_by(hits) is not None
+        defused: bool | None = None if self._defuse else False  # computed when first needed
         for i in sorted(candidates):
             c = self._rules[i]
-            if defused and c.rule.emergency and not c.rule.when.category and not (
-                c.rule.when.at_sea
-            ):
-                continue
             if c.any and c.any.isdisjoint(hits):
                 continue
             if any(g.isdisjoint(hits) for g in c.groups):
                 continue
             if c.none and not c.none.isdisjoint(hits):
                 continue
+            if c.rule.emergency and not c.rule.when.category and not c.rule.when.at_sea:
+                if defused is None:
+                    defused = self.defused_by(hits) is not None
+                if defused:
+                    continue
             if not self._facts_hold(c.rule, facts):
                 continue
             matched = sorted((pid for pid in c.reported if pid in hits), key=hits.__getitem__)
@@ -376,6 +470,7 @@ def load_engine(path: Path | None = None) -> RuleEngine:
 
 
 __all__ = [
+    "DANGER_RULE",
     "VETO_RULE",
     "AlertFacts",
     "RuleEngine",

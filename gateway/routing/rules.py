@@ -174,6 +174,28 @@ class Fallback(_Strict):
     veto_below: float | None = None
 
 
+class DangerVeto(_Strict):
+    """The danger veto (off when absent): a decision a *rule* sends to 12345 goes to the
+    command centre when one of `words` (signs of harm to people now) occurs in the text,
+    except an occurrence lying inside one of `unless` or of the top-level `masks`
+    (compounds in which the word means no danger: 血压, 防溺水…) or right after one of
+    `negations` (没有人受伤, 防止触电),
+    and except in a `defuse` context (an enquiry about an event that is over) when
+    `defused` is true. It only ever moves an alert away from 12345."""
+
+    words: PhraseList = Field(min_length=1)
+    negations: PhraseList = Field(default_factory=list)
+    unless: PhraseList = Field(default_factory=list)
+    defused: bool = True
+
+    @model_validator(mode="after")
+    def _plain(self) -> DangerVeto:
+        for phrase in [*self.words, *self.negations, *self.unless]:
+            if SET_REF.match(phrase):
+                raise ValueError(f"danger_veto: {phrase!r}: write phrases out, not `@set`")
+        return self
+
+
 class RuleSet(_Strict):
     """The whole rules file."""
 
@@ -183,6 +205,7 @@ class RuleSet(_Strict):
     masks: PhraseList = Field(default_factory=list)
     defuse: list[Defuse] = Field(default_factory=list)
     fallback: Fallback = Field(default_factory=lambda: Fallback())
+    danger_veto: DangerVeto | None = None
     rules: list[Rule] = Field(min_length=1)
 
     @field_validator("phrase_sets")

@@ -3,24 +3,24 @@
 Run: `python -m gateway.routing.train_fallback [--check]` (deterministic; `--check` only
 reports, without writing the model).
 
-- Training data: the labelled files in `tests/routing/data/` listed in `TRAIN`, labels
+- Training data: every labelled file in `tests/routing/data/` (`TRAIN`), labels
   collapsed to 12345 vs emergency-ish (command-centre, maritime-sar, ocean-fishery);
   duplicate texts (same normalised text and label, e.g. a variant that folds back to its
-  original) count once.
-- `HOLDOUT` (blind6) is never trained on: it checks the threshold. `NEVER` (blind7, the
-  blind batch written for this model) is neither trained on nor used to choose anything.
+  original) count once. No file is held out of the shipped model any more: the
+  out-of-sample figures come from leave-one-file-out (here and in `crossval.py`), and
+  the next fresh batch is the clean check.
 - Threshold: leave-one-file-out over the training files gives an out-of-sample score for
   every alert; the fallback only ever sees alerts the rules leave to the default, so the
   threshold is the highest out-of-sample score of such an emergency, plus `MARGIN`. The
   final model (trained on all of `TRAIN`) must then send no emergency to 12345 on any
-  file, `HOLDOUT` included, or the script refuses to write it.
+  file, or the script refuses to write it.
 - `--veto` reports how the safety veto's threshold (`fallback.veto_below`) was chosen,
-  without writing anything: out-of-sample scores (leave-one-file-out for `TRAIN`, the
-  shipped model for blind6/blind7) of (a) the emergencies the rules of their day sent to
-  12345 when each blind batch arrived (`ARRIVAL_LEAKS`), and (b) the 12345 matters the
-  current rules send to 12345; the threshold is the highest whole number that catches
-  the most of (a) while vetoing fewer than `VETO_BUDGET` of (b). `VETO_NEVER` (blind8,
-  written for the veto) is not used.
+  without writing anything: leave-one-file-out scores of (a) the emergencies the rules
+  of their day sent to 12345 when each blind batch arrived (`ARRIVAL_LEAKS`) and any the
+  current rules send there, and (b) the 12345 matters the current rules rightly send to
+  12345 and the danger veto (`danger_veto` in the rules) lets through; the threshold is
+  the highest whole number that catches the most of (a) while vetoing fewer than
+  `VETO_BUDGET` of (b).
 """
 
 from __future__ import annotations
@@ -38,23 +38,28 @@ from gateway.routing.normalise import normalise
 from gateway.routing.rules import DEFAULT_RULES_FILE, load_rules_file
 
 DATA = Path(__file__).resolve().parents[2] / "tests" / "routing" / "data"
-TRAIN = ["dev", "heldout", "dev2", "blind2", "blind3", "blind4", "blind5", "adversarial"]
-HOLDOUT = "blind6"
-NEVER = "blind7"
-VETO_NEVER = "blind8"
-VETO_BUDGET = 0.005  # share of correct 12345 rule decisions the veto may cost
+TRAIN = ["dev", "heldout", "dev2", "blind2", "blind3", "blind4", "blind5", "adversarial",
+         "blind6", "blind7", "blind8"]
+# Share of the correct 12345 rule decisions (those the danger veto lets through) the model
+# veto may cost. 1.5 %: about 0.6 points of overall accuracy on a batch like blind8, the
+# price of catching ~4 in 5 of the leaks that carry no danger word (docs/routing.md).
+VETO_BUDGET = 0.015
 # Emergencies the rules of the day sent to 12345 on arrival of each blind batch (commits
-# 050cb58, 4fe6597, d3d6c5f, 8baed33; closed in the rules since), by `base`.
+# 050cb58, 4fe6597, d3d6c5f, 8baed33, ebf2d94; closed in the rules since, except blind8's
+# — not tuned on; the vetoes now stop some of them), by `base`.
 ARRIVAL_LEAKS = {
     "blind2": ["blind2.tsv:334", "blind2.tsv:405", "blind2.tsv:406", "blind2.tsv:490"],
     "blind3": ["blind3.tsv:262"],
     "blind4": ["blind4.tsv:248", "blind4.tsv:274"],
     "blind7": ["blind7.tsv:197", "blind7.tsv:199", "blind7.tsv:203", "blind7.tsv:206",
                "blind7.tsv:218", "blind7.tsv:221", "blind7.tsv:238"],
+    "blind8": ["blind8.tsv:5", "blind8.tsv:46", "blind8.tsv:65", "blind8.tsv:96",
+               "blind8.tsv:111", "blind8.tsv:118", "blind8.tsv:120", "blind8.tsv:158",
+               "blind8.tsv:162", "blind8.tsv:196", "blind8.tsv:239"],
 }
 HOTLINE = "12345"
 ALPHA = 0.5  # additive smoothing
-MIN_COUNT = 2  # n-grams seen fewer times are dropped (they weigh `unseen`)
+MIN_COUNT = 1  # n-grams seen fewer times are dropped (they weigh `unseen`)
 MARGIN = 4.0  # log-odds above the worst out-of-sample emergency
 
 Row = tuple[str, bool]  # (normalised text, is 12345)
@@ -109,27 +114,27 @@ def eligible(engine: RuleEngine, records: list[dict[str, str]]) -> list[bool]:
 
 
 def rules_engine() -> RuleEngine:
-    """The default rules with the fallback and its veto switched off (the model is what
-    we build)."""
+    """The default rules with the fallback and its model veto switched off (the model is
+    what we build); the danger veto stays as in the rules file."""
     ruleset = load_rules_file(DEFAULT_RULES_FILE)
     off = ruleset.fallback.model_copy(update={"enabled": False, "veto_below": None})
     return RuleEngine(ruleset.model_copy(update={"fallback": off}))
 
 
-def veto_report(engine: RuleEngine, shipped: FallbackModel) -> float:
+def veto_report(engine: RuleEngine) -> float:
     """Choose the veto threshold out of sample (see the module docstring); prints the
     table and returns the threshold."""
-    names = [*TRAIN, HOLDOUT, NEVER]
-    files = {name: load(name) for name in names}
+    files = {name: load(name) for name in TRAIN}
     leaks: list[float] = []  # scores of emergencies a 12345 rule took
     hot: list[float] = []  # scores of 12345 matters a 12345 rule took (rightly)
-    for name in names:
-        model = shipped
-        if name in TRAIN:
-            model = train([r for other in TRAIN if other != name for r in rows_of(files[other])])
+    for name in TRAIN:
+        model = train([r for other in TRAIN if other != name for r in rows_of(files[other])])
         arrived = set(ARRIVAL_LEAKS.get(name, []))
         for r in files[name]:
-            s = model.score(normalise(r["text"]))
+            text = normalise(r["text"])
+            if engine.danger_words(text):
+                continue  # the danger veto moves it whatever the model says
+            s = model.score(text)
             if r.get("base") in arrived:
                 leaks.append(s)
                 continue
@@ -155,9 +160,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     engine = rules_engine()
     if args.veto:
-        veto_report(engine, FallbackModel.load())
+        veto_report(engine)
         return 0
-    files = {name: load(name) for name in [*TRAIN, HOLDOUT]}
+    files = {name: load(name) for name in TRAIN}
     placed = {name: eligible(engine, recs) for name, recs in files.items()}
 
     # Leave one training file out: out-of-sample scores for every training alert.
@@ -187,8 +192,7 @@ def main(argv: list[str] | None = None) -> int:
         leak = sum(1 for t, h in zip(to_h, hots, strict=True) if t and not h)
         gain = sum(1 for t, h in zip(to_h, hots, strict=True) if t and h)
         emerg = [s for s, h in zip(scores, hots, strict=True) if not h]
-        role = "train" if name in TRAIN else "HOLDOUT"
-        print(f"{name:12s} {role:8s} seen {sum(placed[name]):4d}  fallback → 12345: "
+        print(f"{name:12s} seen {sum(placed[name]):4d}  fallback → 12345: "
               f"{gain:3d} right, {leak} emergencies  (max emergency score "
               f"{max(emerg, default=-math.inf):.1f})")
         leaks += leak
