@@ -285,7 +285,8 @@ class RuleEngine:
         """The routing decision for an alert: the first rule (by priority) that holds;
         when none does and the rules file enables it, the statistical fallback may send
         the alert to 12345 instead of the default (see `fallback.py`) — never an alert
-        an operator or platform categorised, nor one located at sea. A rule's 12345
+        an operator or platform categorised, nor one located at sea, nor one with a
+        danger word (`danger_veto`). A rule's 12345
         decision the model finds unlikely (`fallback.veto_below`) goes to the command
         centre instead (the safety veto)."""
         text = normalise(facts.text)
@@ -301,6 +302,7 @@ class RuleEngine:
             and not facts.at_sea
             and self._fallback_guard.isdisjoint(hits)
             and fb.is_hotline(text)
+            and not self.danger_words(text, hits)
         ):
             return RoutingDecision(
                 destination=Destination.HOTLINE_12345,
