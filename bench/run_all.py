@@ -52,10 +52,10 @@ from redis.asyncio import Redis  # noqa: E402
 from bench.bare import OUT_QUEUE, raw_publish  # noqa: E402
 
 PY = str(ROOT / ".venv" / "bin" / "python")
-# --uvloop DIR: a directory holding uvloop + httptools (pip install --target DIR uvloop
-# httptools); the processes under test then run on uvloop and uvicorn parses HTTP with
-# httptools. Bench-only: nothing is installed into the project's environment.
-FAST: dict[str, str] = {}
+# --loop: the event loop of every process under test, the baseline's and ours alike
+# (the gateway's default is uvloop: LINKGATE_EVENT_LOOP=auto). uvicorn parses HTTP with
+# httptools in both (a dependency of the project).
+LOOP: dict[str, str] = {"loop": "uvloop"}
 UVLOOP = "import uvloop; uvloop.install(); "
 LINKGATE = str(ROOT / ".venv" / "bin" / "linkgate")
 AMQP_HOST = "127.0.0.1"
@@ -130,9 +130,8 @@ class Procs:
 
     def start(self, args: list[str], env: dict[str, str] | None = None,
               stdout: Any = subprocess.DEVNULL) -> subprocess.Popen[bytes]:
-        if FAST:
-            env = dict(env or os.environ)
-            env["PYTHONPATH"] = FAST["path"] + os.pathsep + env.get("PYTHONPATH", str(ROOT))
+        env = dict(env or os.environ)
+        env["LINKGATE_EVENT_LOOP"] = LOOP["loop"]
         p = subprocess.Popen(args, env=env, cwd=ROOT, stdout=stdout,
                              stderr=subprocess.DEVNULL, start_new_session=True)
         self.procs.append(p)
@@ -466,9 +465,11 @@ async def stage_bare(procs: Procs, amqp: str, prefix: str, tmp: Path, duration: 
     env = {**os.environ, "BARE_AMQP_URL": amqp, "BARE_REDIS_URL": REDIS_URL,
            "BARE_PREFIX": prefix + ":bare", "PYTHONPATH": str(ROOT)}
     api = procs.start([PY, "-m", "uvicorn", "bench.bare:app", "--port", str(port),
-                       "--log-level", "warning", "--no-access-log"], env=env)
+                       "--log-level", "warning", "--no-access-log", "--loop", LOOP["loop"],
+                       "--http", "httptools"], env=env)
+    uv = LOOP["loop"] == "uvloop"
     cons_cmd = ([PY, "-c", UVLOOP + "import runpy; runpy.run_path('bench/bare.py', run_name='__main__')",
-                 "consumer"] if FAST else [PY, str(ROOT / "bench" / "bare.py"), "consumer"])
+                 "consumer"] if uv else [PY, str(ROOT / "bench" / "bare.py"), "consumer"])
     cons = procs.start(cons_cmd, env=env)
     wait_port(port)
     await asyncio.sleep(1.5)
@@ -496,8 +497,7 @@ async def stage_bare(procs: Procs, amqp: str, prefix: str, tmp: Path, duration: 
 
 async def start_ours(procs: Procs, env: dict[str, str], workers: int = 1,
                      router: bool = True) -> tuple[subprocess.Popen[bytes], subprocess.Popen[bytes] | None]:
-    router_cmd = ([PY, "-c", UVLOOP + "from gateway.cli import app; app()", "router"] if FAST
-                  else [LINKGATE, "router"])
+    router_cmd = [LINKGATE, "router"]  # its loop: LINKGATE_EVENT_LOOP, set by Procs.start
     rt = procs.start(router_cmd, env=env) if router else None
     if rt is not None:
         await wait_router(env["LINKGATE_AMQP_URL"])
@@ -557,8 +557,8 @@ async def stage_ours(procs: Procs, amqp: str, prefix: str, tmp: Path, duration: 
     # open loop at half our max rate, the same stack
     rate = max(10.0, result["alerts_per_s"] / 2)
     ol = await open_loop_subprocess(f"http://127.0.0.1:{port}", rate, duration, run, 50_000)
-    got2, _ = await wait_delivered(centre, got + ol["statuses"].get(200, 0), 120)
-    ol["delivered_all"] = got2 >= got + ol["statuses"].get(200, 0)
+    got2, _ = await wait_delivered(centre, got + ol["statuses"].get("200", 0), 120)
+    ol["delivered_all"] = got2 >= got + ol["statuses"].get("200", 0)
     ol["load"] = load()
     result["open_loop"] = ol
     procs.stop(api)
@@ -731,7 +731,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     results: dict[str, Any] = {
         "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "cpus": os.cpu_count(), "load_at_start": load(), "duration_s": args.duration,
-        "variant": "uvloop+httptools" if FAST else "stock asyncio + h11",
+        "variant": f"{LOOP['loop']} + httptools",
     }
     vhost = f"lgbench-{uuid.uuid4().hex[:8]}"
     prefix = f"lgbench:{uuid.uuid4().hex[:8]}"
@@ -778,13 +778,12 @@ if __name__ == "__main__":
     ap.add_argument("--raw-messages", type=int, default=20_000)
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results.json")
     ap.add_argument("--no-profile", action="store_true")
-    ap.add_argument("--uvloop", type=Path, default=None,
-                    help="dir with uvloop+httptools: run the processes under test on them")
+    ap.add_argument("--loop", choices=["uvloop", "asyncio"], default="uvloop",
+                    help="event loop of every process under test (baseline and ours)")
     ap.add_argument("--stages", default="a,b,ours,workers,others",
                     help="comma list of a,b,ours,workers,others")
     ns = ap.parse_args()
-    if ns.uvloop is not None:
-        FAST["path"] = str(ns.uvloop.resolve())
+    LOOP["loop"] = ns.loop
     res = asyncio.run(main(ns))
     ns.out.write_text(json.dumps(res, indent=2, ensure_ascii=False), encoding="utf-8")
     with contextlib.suppress(KeyError):

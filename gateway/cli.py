@@ -47,9 +47,15 @@ def api(
     import uvicorn
 
     from gateway.logging import configure_logging
+    from gateway.processes.eventloop import EventLoopUnavailable, resolve
 
     settings = _settings()
     configure_logging(settings.log_level, settings.log_json)
+    try:
+        loop = resolve(settings.event_loop)
+    except EventLoopUnavailable as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
     uvicorn.run(
         "gateway.api.main:app",
         host=settings.http_host,
@@ -58,6 +64,8 @@ def api(
         proxy_headers=True,
         log_config=None,
         timeout_graceful_shutdown=20,
+        loop=loop,
+        http="auto",  # httptools where installed (a dependency), h11 otherwise
     )
 
 

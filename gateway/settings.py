@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AnyUrl, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -43,6 +44,9 @@ class Settings(BaseSettings):
     http_host: str = "127.0.0.1"
     http_port: int = Field(8080, ge=1, le=65535)
     http_workers: int = Field(1, ge=1, le=64)
+    event_loop: Literal["auto", "asyncio", "uvloop"] = Field(
+        "auto", description="every process's event loop: auto = uvloop where installed"
+    )
     public_base_url: AnyUrl = AnyUrl("http://127.0.0.1:8080")
     api_keys: dict[str, list[str]] = Field(
         default_factory=dict,

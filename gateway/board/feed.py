@@ -30,9 +30,9 @@ from gateway.board.hub import BoardHub
 from gateway.observability import metrics
 from gateway.observability.queues import (
     DepthsUnavailable,
-    amqp_credentials,
     amqp_vhost,
     list_queues,
+    mgmt_client,
 )
 from gateway.settings import Settings
 
@@ -75,7 +75,7 @@ async def routable_keys(settings: Settings, keys: list[str]) -> set[str]:
     vhost = quote(amqp_vhost(settings), safe="")
     url = f"{base}/api/exchanges/{vhost}/{quote(settings.exchange, safe='')}/bindings/source"
     try:
-        async with httpx.AsyncClient(auth=amqp_credentials(settings), timeout=5) as http:
+        async with mgmt_client(settings, 5) as http:
             response = await http.get(url)
             if response.status_code == 404:  # the exchange is not declared yet: nothing binds
                 return set()

@@ -9,6 +9,8 @@ are only listed.
 from __future__ import annotations
 
 import contextlib
+import functools
+import ssl
 from dataclasses import dataclass
 from urllib.parse import quote, unquote, urlsplit
 
@@ -59,13 +61,27 @@ def amqp_credentials(settings: Settings) -> tuple[str, str]:
     return unquote(parts.username or "guest"), unquote(parts.password or "guest")
 
 
+@functools.cache
+def _tls_context() -> ssl.SSLContext:
+    """One verifying TLS context per process: httpx would load the CA bundle again for every
+    client, and the board and metrics poll the management API every few seconds."""
+    return ssl.create_default_context()
+
+
+def mgmt_client(settings: Settings, timeout_s: float) -> httpx.AsyncClient:
+    """A client for the RabbitMQ management API (same credentials as the AMQP URL)."""
+    return httpx.AsyncClient(
+        auth=amqp_credentials(settings), timeout=timeout_s, verify=_tls_context()
+    )
+
+
 async def list_queues(settings: Settings, timeout_s: float = 5.0) -> list[QueueDepth]:
     """The vhost's queues from the management API (counts may lag a few seconds)."""
     base = str(settings.rabbitmq_mgmt_url).rstrip("/")
     url = f"{base}/api/queues/{quote(amqp_vhost(settings), safe='')}"
     params = {"columns": "name,messages_ready,messages_unacknowledged,consumers,exclusive"}
     try:
-        async with httpx.AsyncClient(auth=amqp_credentials(settings), timeout=timeout_s) as http:
+        async with mgmt_client(settings, timeout_s) as http:
             response = await http.get(url, params=params)
             response.raise_for_status()
             rows = response.json()

@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import aio_pika
-import httpx
 from redis.asyncio import Redis
 from rich.console import Console
 from rich.table import Table
@@ -22,8 +21,8 @@ from gateway.observability.ami_link import AmiLink, read_ami_link
 from gateway.observability.queues import (
     DepthsUnavailable,
     QueueDepth,
-    amqp_credentials,
     amqp_vhost,
+    mgmt_client,
     queue_depths,
 )
 from gateway.settings import Settings
@@ -80,7 +79,7 @@ async def _check_broker(settings: Settings) -> Check:
     version = ""
     base = str(settings.rabbitmq_mgmt_url).rstrip("/")
     with contextlib.suppress(Exception):
-        async with httpx.AsyncClient(auth=amqp_credentials(settings), timeout=3) as http:
+        async with mgmt_client(settings, 3) as http:
             overview = (await http.get(f"{base}/api/overview")).json()
             version = f"RabbitMQ {overview.get('rabbitmq_version', '?')}"
     return Check(True, f"reachable {version}".strip())

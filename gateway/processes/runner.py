@@ -12,6 +12,7 @@ import structlog
 from gateway.logging import configure_logging
 from gateway.observability.metrics import start_metrics_server
 from gateway.observability.tracing import setup_tracing
+from gateway.processes.eventloop import EventLoopUnavailable, loop_factory
 from gateway.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -26,7 +27,7 @@ async def _supervise(name: str, main: ProcessMain, settings: Settings) -> int:
     task = asyncio.create_task(main(settings), name=name)
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, task.cancel)
-    log.info("process.started", process=name)
+    log.info("process.started", process=name, event_loop=type(loop).__module__.split(".")[0])
     code = 0
     try:
         await task
@@ -50,7 +51,11 @@ def run_process(name: str, main: ProcessMain, settings: Settings) -> None:
     process alive past its grace period.
     """
     configure_logging(settings.log_level, settings.log_json)
-    loop = asyncio.new_event_loop()
+    try:
+        loop = loop_factory(settings.event_loop)()
+    except EventLoopUnavailable as exc:
+        log.error("process.failed", process=name, error=str(exc))
+        raise SystemExit(2) from None
     asyncio.set_event_loop(loop)
     try:
         code = loop.run_until_complete(_supervise(name, main, settings))

@@ -54,11 +54,16 @@ def _declared_queues(settings: Settings) -> dict[str, set[str]]:
         }
 
 
-@pytest.mark.parametrize("process", ["router", "sla", "ami", "channels"])
+@pytest.mark.parametrize(
+    ("process", "event_loop"),
+    [("router", "auto"), ("sla", "auto"), ("ami", "auto"), ("channels", "auto"),
+     ("router", "asyncio")],
+)
 def test_process_starts_declares_its_queues_and_stops_on_sigterm(
-    process: str, settings: Settings, tmp_path: Path
+    process: str, event_loop: str, settings: Settings, tmp_path: Path
 ) -> None:
     env = {
+        "LINKGATE_EVENT_LOOP": event_loop,
         **os.environ,
         "LINKGATE_AMQP_URL": settings.amqp_url,
         "LINKGATE_REDIS_URL": settings.redis_url,
@@ -93,3 +98,23 @@ def test_process_starts_declares_its_queues_and_stops_on_sigterm(
     out = log_path.read_text()
     assert proc.returncode == 0, out[-3000:]
     assert '"process.stopped"' in out
+    # uvloop by default (a dependency); the stock loop when asked for
+    assert f'"event_loop": "{"asyncio" if event_loop == "asyncio" else "uvloop"}"' in out
+
+
+def test_asking_for_a_missing_uvloop_exits_2_with_a_clear_message(tmp_path: Path) -> None:
+    """A machine without uvloop and LINKGATE_EVENT_LOOP=uvloop: refused at start, named."""
+    # hide uvloop from the child's module finder (sitecustomize runs at interpreter start)
+    sitecustomize = tmp_path / "sitecustomize.py"
+    sitecustomize.write_text(
+        "import importlib.util, sys\n"
+        "_find = importlib.util.find_spec\n"
+        "importlib.util.find_spec = lambda n, *a: None if n == 'uvloop' else _find(n, *a)\n"
+    )
+    env = {**os.environ, "LINKGATE_EVENT_LOOP": "uvloop", "PYTHONPATH": str(tmp_path)}
+    for command in ("sla", "api"):
+        out = subprocess.run(
+            [LINKGATE, command], capture_output=True, text=True, timeout=60, env=env
+        )
+        assert out.returncode == 2, (command, out.stderr[-2000:])
+        assert "LINKGATE_EVENT_LOOP=uvloop but uvloop is not installed" in out.stderr
