@@ -133,6 +133,12 @@ class RuleEngine:
         ]
         # Mask phrases: an occurrence of another phrase inside one of theirs is ignored.
         self._masks = self._ids("masks", list(ruleset.masks))
+        # Negated emergency phrases (没受伤) are masked too; "有没有受伤" (a question) is not.
+        self._negated: dict[int, tuple[str, ...]] = {}
+        self._not_after: tuple[str, ...] = ()
+        if ruleset.negation is not None:
+            self._negated, self._not_after = self._negations(ruleset, compiled)
+        self._negation_starts = sorted({n[0] for ps in self._negated.values() for n in ps})
         self._lengths: list[int] = []
         self._rules = sorted(compiled, key=lambda c: (-c.rule.priority, c.order))
         # Which rules can fire at all given the phrases found: a rule with phrase
@@ -163,6 +169,49 @@ class RuleEngine:
         self._veto_below = fallback.veto_below if fallback.veto_below is not None else 0.0
         self._danger, self._danger_defused = self._compile_danger(ruleset)
 
+    def _negations(
+        self, ruleset: RuleSet, compiled: list[_Compiled]
+    ) -> tuple[dict[int, tuple[str, ...]], tuple[str, ...]]:
+        """For every phrase of an emergency rule (not in `keep`), the negation prefixes
+        that hide it, longest first, except those with which it makes another phrase
+        (没呼吸 is evidence, not a negation). Checked on the text, not compiled into the
+        automaton (no extra patterns)."""
+        neg = ruleset.negation
+        assert neg is not None
+        prefixes = sorted({normalise(p) for p in neg.prefixes} - {""}, key=lambda p: (-len(p), p))
+        after = tuple(sorted({normalise(a) for a in neg.not_after} - {""}))
+        keep = {normalise(k) for k in neg.keep}
+        out: dict[int, tuple[str, ...]] = {}
+        for pid in sorted({pid for c in compiled if c.rule.emergency for pid in c.reported}):
+            phrase = self._phrases[pid]
+            if phrase in keep:
+                continue
+            allowed = tuple(n for n in prefixes if n + phrase not in self._phrase_ids)
+            if allowed:
+                out[pid] = allowed
+        return out, after
+
+    def _negated_spans(
+        self, text: str, occurrences: list[tuple[int, int]]
+    ) -> list[tuple[int, int, int]]:
+        """Spans (negation + phrase) of the negated emergency phrases in the text."""
+        spans: list[tuple[int, int, int]] = []
+        negated = self._negated
+        lengths = self._lengths
+        for end, pid in occurrences:
+            prefixes = negated.get(pid)
+            if prefixes is None:
+                continue
+            start = end - lengths[pid] + 1
+            for n in prefixes:
+                s0 = start - len(n)
+                if s0 >= 0 and text.startswith(n, s0):
+                    if not any(text.startswith(a, s0 - len(a)) for a in self._not_after
+                               if s0 >= len(a)):
+                        spans.append((s0, end, -1))
+                    break
+        return spans
+
     def _compile_danger(self, ruleset: RuleSet) -> tuple[ahocorasick.Automaton | None, bool]:
         """One automaton for the danger veto: its words (value `(length, True, word)`) and
         the compounds that hide them (`unless`, the rules' `masks`, and every negation +
@@ -180,11 +229,16 @@ class RuleEngine:
         negations = {normalise(n) for n in dv.negations} - {""}
         unless = {normalise(u) for u in [*dv.unless, *ruleset.masks]}
         unless |= {n + w for n in negations for w in words}
+        negated = {n + w for n in negations for w in words}
+        unless |= negated
+        explicit = {normalise(u) for u in [*dv.unless, *ruleset.masks]}
+        # value: (length, kind, phrase); kind 1 = a word, 0 = a hiding compound, 2 = a
+        # negation + word compound (hides unless it is a question: 有没有受伤)
         automaton = ahocorasick.Automaton()
         for w in sorted(words):
-            automaton.add_word(w, (len(w), True, w))
+            automaton.add_word(w, (len(w), 1, w))
         for u in sorted(unless - words - {""}):  # a listed word is never hidden by itself
-            automaton.add_word(u, (len(u), False, u))
+            automaton.add_word(u, (len(u), 0 if u in explicit or u not in negated else 2, u))
         automaton.make_automaton()
         return automaton, dv.defused
 
@@ -248,7 +302,7 @@ class RuleEngine:
         found: dict[int, int] = {}
         if not self._phrases or not normalised_text:
             return found
-        if not self._masks:
+        if not self._masks and not self._negated:
             for end, pid in self._automaton.iter(normalised_text):
                 if pid not in found:
                     found[pid] = end
@@ -258,6 +312,8 @@ class RuleEngine:
         spans = [
             (end - lengths[pid] + 1, end, pid) for end, pid in occurrences if pid in self._masks
         ]
+        if self._negated and any(c in normalised_text for c in self._negation_starts):
+            spans += self._negated_spans(normalised_text, occurrences)
         if not spans:
             for end, pid in occurrences:
                 if pid not in found:
@@ -322,12 +378,18 @@ class RuleEngine:
         if automaton is None or not normalised_text:
             return []
         occurrences = list(automaton.iter(normalised_text))
-        if not any(is_word for _, (_, is_word, _) in occurrences):
+        if not any(kind == 1 for _, (_, kind, _) in occurrences):
             return []
-        spans = [(end - n + 1, end) for end, (n, is_word, _) in occurrences if not is_word]
+        after = self._not_after
+        spans = [
+            (end - n + 1, end) for end, (n, kind, _) in occurrences
+            if kind == 0 or (kind == 2 and not any(
+                normalised_text.startswith(a, end - n + 1 - len(a))
+                for a in after if end - n + 1 >= len(a)))
+        ]
         found: list[str] = []
-        for end, (n, is_word, word) in occurrences:
-            if not is_word or word in found:
+        for end, (n, kind, word) in occurrences:
+            if kind != 1 or word in found:
                 continue
             start = end - n + 1
             if any(s <= start and end <= e for s, e in spans):

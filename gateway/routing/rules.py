@@ -196,6 +196,25 @@ class DangerVeto(_Strict):
         return self
 
 
+class Negation(_Strict):
+    """Negated emergency phrases (没受伤, 没有人被困, 还没咬过人): every phrase of an
+    emergency rule written right after one of `prefixes` is masked (no evidence for any
+    rule), unless that compound is itself a phrase of some rule (没呼吸, 没回来), the
+    phrase is in `keep`, or the negation is part of a question (`not_after` + prefix +
+    phrase: 有没有受伤)."""
+
+    prefixes: PhraseList = Field(min_length=1)
+    not_after: PhraseList = Field(default_factory=list)
+    keep: PhraseList = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _plain(self) -> Negation:
+        for phrase in [*self.prefixes, *self.not_after, *self.keep]:
+            if SET_REF.match(phrase):
+                raise ValueError(f"negation: {phrase!r}: write phrases out, not `@set`")
+        return self
+
+
 class RuleSet(_Strict):
     """The whole rules file."""
 
@@ -203,6 +222,7 @@ class RuleSet(_Strict):
     default: Default = Field(default_factory=Default)
     phrase_sets: dict[str, PhraseList] = Field(default_factory=dict)
     masks: PhraseList = Field(default_factory=list)
+    negation: Negation | None = None
     defuse: list[Defuse] = Field(default_factory=list)
     fallback: Fallback = Field(default_factory=lambda: Fallback())
     danger_veto: DangerVeto | None = None

@@ -39,7 +39,7 @@ from gateway.routing.rules import DEFAULT_RULES_FILE, load_rules_file
 
 DATA = Path(__file__).resolve().parents[2] / "tests" / "routing" / "data"
 TRAIN = ["dev", "heldout", "dev2", "blind2", "blind3", "blind4", "blind5", "adversarial",
-         "blind6", "blind7", "blind8"]
+         "blind6", "blind7", "blind8", "blind9"]
 # Share of the correct 12345 rule decisions (those the danger veto lets through) the model
 # veto may cost. 1.5 %: about 0.6 points of overall accuracy on a batch like blind8, the
 # price of catching ~4 in 5 of the leaks that carry no danger word (docs/routing.md).
@@ -56,6 +56,7 @@ ARRIVAL_LEAKS = {
     "blind8": ["blind8.tsv:5", "blind8.tsv:46", "blind8.tsv:65", "blind8.tsv:96",
                "blind8.tsv:111", "blind8.tsv:118", "blind8.tsv:120", "blind8.tsv:158",
                "blind8.tsv:162", "blind8.tsv:196", "blind8.tsv:239"],
+    "blind9": ["blind9.tsv:140", "blind9.tsv:348"],
 }
 HOTLINE = "12345"
 ALPHA = 0.5  # additive smoothing

@@ -37,6 +37,15 @@ are leave-one-file-out (`gateway/routing/crossval.py`), checked by
 `test_cross_validated_figures` (blind8: 95.3 %, 2 emergencies to 12345 out of sample).
 blind8's floor was raised from 93.3 % to 95 % (its LOFO figure, below its shipped 96.1 %);
 its leak ceiling is now 0 with the shipped model. No floor was lowered.
+
+`blind9` (400 alerts, ~44 % traditional or mixed) was written by someone who never saw
+the rules and measured untouched on the rules of that moment (danger veto, veto −5,
+model on blind2…blind8): 92.5 % correct, 2 emergencies to 12345 (the rules before the
+danger veto: 92.2 %, 6). Its misses were then used, by class, to extend the rules
+(round 2: sea-activity/vessel/fishing lexicon, run-over and gas-smell danger words,
+negated emergency phrases, similes, paperwork for a lasting condition), so its floor is
+a tuned number (leave-one-file-out 99.0 %), not an estimate. Leave-one-file-out over all
+12 files: 96.7 % / 3 leaks before round 2, 97.3 % / 1 leak (blind8) after.
 """
 
 from __future__ import annotations
@@ -88,10 +97,10 @@ def _wrong(results: list[tuple[dict[str, str], str]]) -> list[tuple[str, str, st
     return [(r["text"], r["expected"], got) for r, got in results if got != r["expected"]]
 
 
-BLIND = ["blind2", "blind3", "blind4", "blind5", "blind6", "blind7", "blind8"]
+BLIND = ["blind2", "blind3", "blind4", "blind5", "blind6", "blind7", "blind8", "blind9"]
 FLOORS = {"dev": 0.99, "heldout": 0.97, "dev2": 0.95, "blind2": 0.98, "blind3": 0.98,
           "blind4": 0.99, "blind5": 0.96,
-          "blind6": 0.88, "blind7": 0.976, "blind8": 0.95}
+          "blind6": 0.88, "blind7": 0.976, "blind8": 0.95, "blind9": 0.98}
 # blind8 untouched had 6 emergencies to 12345 with the -14 veto; with the danger veto and
 # the -5 veto it has 2 out of sample (leave-one-file-out, `test_cross_validated_figures`)
 # and 0 with the shipped model, which is now trained on blind8 too. Every file: none.
@@ -142,6 +151,41 @@ def test_masks_and_defuse_never_hide_a_present_danger() -> None:
         assert d.destination.value == "command-centre", (text, d)
     for text in ["上次着火的事想咨询一下赔偿", "请问溺水急救培训在哪里报名", "小区的流浪狗乱叫，没咬人"]:
         assert ENGINE.classify(AlertFacts(text=text)).destination.value == "12345", text
+
+
+def test_negated_emergency_phrases_and_questions() -> None:
+    """Round 2: a negated emergency phrase (没受伤, 还没咬过人) is no evidence for an emergency
+    rule, but a question (有没有受伤), a phrase that is itself a negation (没呼吸) and another,
+    unnegated occurrence still are; similes (跟要爆炸似的) and price hyperbole are no danger."""
+    for text in ["公交司机急刹，我下车了没受伤，就是要投诉",
+                 "這個月電費吓死人，是不是電表壞了",
+                 "楼下冰柜压缩机嗡嗡响，跟要爆炸似的，吵一晚上"]:
+        assert ENGINE.classify(AlertFacts(text=text)).destination.value == "12345", text
+    for text in ["孩子从滑梯上摔下来了，不知道有没有受伤",
+                 "我爸没呼吸了",
+                 "没有人受伤，但是有人被困在里面",
+                 "他没受伤，可是他老婆受伤了，流了很多血",
+                 "刚才吓死了，有个人在撬我家门"]:
+        d = ENGINE.classify(AlertFacts(text=text))
+        assert d.destination.value == "command-centre" and d.emergency, (text, d)
+
+
+def test_sea_activities_vessels_and_fishing() -> None:
+    """Round 2: sea activities, vessel types and fishing work (simplified and traditional)."""
+    cases = {
+        "冲浪的人被离岸流带出去了，越漂越远": "maritime-sar",
+        "海面上有人放了红色的信号弹": "maritime-sar",
+        "貨輪進港時舵機失靈，正往錨泊的船那邊偏": "maritime-sar",
+        "我們是釣魷魚的船，發電機燒了，在公海": "ocean-fishery",
+        "起网的时候有个伙计被网带下海了": "ocean-fishery",
+        "台风把养蚝的蚝排打烂了": "ocean-fishery",
+    }
+    for text, expected in cases.items():
+        got = ENGINE.classify(AlertFacts(text=text)).destination.value
+        assert got == expected, (text, got)
+    # a car that broke down (抛锚) is not at sea
+    got = ENGINE.classify(AlertFacts(text="车在路上抛锚了，想问拖车费多少")).destination.value
+    assert got not in {"maritime-sar", "ocean-fishery"}, got
 
 
 def test_accuracy_on_the_whole_set() -> None:
@@ -284,7 +328,7 @@ def test_veto_sends_a_smell_of_danger_to_the_command_centre() -> None:
     assert _with_veto(None).veto_score(normalise(text)) is None
     score = ENGINE.veto_score(normalise(text))
     veto_below = load_rules_file(DEFAULT_RULES_FILE).fallback.veto_below
-    assert veto_below == -5.0
+    assert veto_below == -4.0
     assert score is not None and score < veto_below
     # an everyday 12345 matter passes
     ok = ENGINE.classify(AlertFacts(text="小区门口的便利店卖过期酸奶，店员还不肯退"))
@@ -364,12 +408,14 @@ def test_danger_veto_schema() -> None:
 
 def test_cross_validated_figures() -> None:
     """Leave-one-file-out (the model retrained without the file it scores): no emergency
-    to 12345 on any file but blind8 (2, its untouched gap), ≥ 96.5 % over all files."""
+    to 12345 on any file but blind8 (1, its untouched gap; 2 before round 2), ≥ 97 % over
+    all files (96.5 % before round 2), blind9 ≥ 98.5 %."""
     from gateway.routing import crossval
 
     results = crossval.run(ENGINE.ruleset.fallback.veto_below, True, quiet=True)
     leaks = {name: r.leaks for name, r in results.items() if r.leaks}
-    assert leaks == {"blind8": 2}, leaks
+    assert leaks == {"blind8": 1}, leaks
     assert results["blind8"].right / results["blind8"].n >= 0.95
+    assert results["blind9"].right / results["blind9"].n >= 0.985
     right = sum(r.right for r in results.values())
-    assert right / sum(r.n for r in results.values()) >= 0.965
+    assert right / sum(r.n for r in results.values()) >= 0.97
