@@ -29,6 +29,12 @@ class Settings(BaseSettings):
     amqp_url: str = "amqp://guest:guest@localhost:5672/"
     redis_url: str = "redis://localhost:6379/0"
     redis_prefix: str = Field("lg", pattern=r"^[A-Za-z0-9_.:-]{1,64}$")
+    redis_max_connections: int = Field(
+        200, ge=1, le=10_000, description="connections per process; more commands wait"
+    )
+    redis_pool_timeout_s: float = Field(
+        5.0, gt=0, description="how long a command waits for a free connection"
+    )
     exchange: str = Field("linkage.events", description="topic exchange of contract v1")
     dead_letter_exchange: str = "linkage.dlx"
     spool_dir: Path = Path("var/spool")

@@ -12,13 +12,13 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from redis.asyncio import Redis
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bus.publisher import Publisher
 from bus.spool import Spool
 from gateway.directory.store import DirectoryStore
 from gateway.observability.tracing import TraceMiddleware
+from gateway.redis_client import connect_redis
 from gateway.settings import Settings
 from gateway.topology import declare_all
 
@@ -121,7 +121,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.redis = Redis.from_url(settings.redis_url)
+        app.state.redis = connect_redis(settings)
         app.state.publisher = None
         app.state.spool = Spool(settings.spool_dir, None)
         app.state.directory = DirectoryStore(app.state.redis, settings)

@@ -21,6 +21,7 @@ from adapters.ami.telephony import AmiTelephony
 from bus.publisher import Publisher
 from bus.spool import Spool
 from contracts.envelope import CloudEvent
+from gateway.redis_client import connect_redis
 from gateway.settings import Settings
 
 log = logging.getLogger("linkgate.ami.process")
@@ -89,7 +90,7 @@ async def run(
     reconcile_interval_s: float = RECONCILE_INTERVAL_S,
 ) -> None:
     """Run until cancelled. `extra_tasks` None means `TASKS`; pass [] to run the link alone."""
-    redis = Redis.from_url(settings.redis_url)
+    redis = connect_redis(settings)
     spool = Spool(settings.spool_dir, None)
     emit = spool.publish_or_spool  # direct while the spool is empty, in order behind it
     client = AmiClient(client_config or AmiConfig.from_settings(settings))

@@ -7,8 +7,6 @@ Queues: `channels.orders` (order.issued), `channels.delivery-failures`
 
 from __future__ import annotations
 
-from redis.asyncio import Redis
-
 from adapters.sms.sender import TwilioSender
 from adapters.wecom.robot import WeComRobot
 from bus.consumer import ConsumerRunner, ConsumerSpec
@@ -16,6 +14,7 @@ from bus.publisher import Publisher
 from gateway.channels.dispatch import OrderDispatcher
 from gateway.channels.reminders import Reminders
 from gateway.directory.store import DirectoryStore
+from gateway.redis_client import connect_redis
 from gateway.settings import Settings
 
 ORDERS_QUEUE = "channels.orders"
@@ -51,7 +50,7 @@ async def run(settings: Settings) -> None:
         raise RuntimeError(
             "linkgate channels needs LINKGATE_TWILIO_ACCOUNT_SID, _AUTH_TOKEN and _FROM_NUMBER"
         )
-    redis = Redis.from_url(settings.redis_url)
+    redis = connect_redis(settings)
     publisher = await Publisher.connect(settings)
     sms = TwilioSender(
         settings.twilio_account_sid,

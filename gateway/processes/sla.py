@@ -21,6 +21,7 @@ from contracts.common import utcnow
 from gateway.exchanges.consumers import exchange_specs
 from gateway.orders.service import Orders
 from gateway.orders.timers import Clock, SlaTimers
+from gateway.redis_client import connect_redis
 from gateway.settings import Settings
 from gateway.supervision.dutychecks import dutycheck_spec
 
@@ -48,7 +49,7 @@ def _raise_if_cancelled() -> None:
 
 async def run(settings: Settings, clock: Clock | None = None) -> None:
     """Run until cancelled: consumers, timers and the outbox drainer."""
-    redis = Redis.from_url(settings.redis_url)
+    redis = connect_redis(settings)
     publisher: Publisher | None = None
 
     def current() -> Publisher | None:

@@ -7,8 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from redis.asyncio import Redis
-
+from gateway.redis_client import connect_redis
 from gateway.settings import Settings
 from gateway.supervision.period import PeriodError, parse_period
 from gateway.supervision.render import to_csv, to_html
@@ -18,7 +17,7 @@ from gateway.supervision.rules import RulesError
 
 async def _build(settings: Settings, start: str, end: str, unit: str | None, fmt: str) -> str:
     s, e = parse_period(start, end)
-    redis = Redis.from_url(settings.redis_url)
+    redis = connect_redis(settings)
     try:
         report = await build_report(redis, settings, s, e, unit)
     finally:

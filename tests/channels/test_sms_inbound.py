@@ -237,3 +237,25 @@ async def test_liaison_without_open_orders_reporting_something_is_an_alarm(
     assert "未找到" in r.text
     [(key, _)] = await probe.take_with_keys(1)
     assert key == "alert.received.sms"
+
+
+async def test_a_surge_beyond_the_redis_pool_is_accepted_in_full(
+    app_factory: Any, chan_settings: Settings, bus_probe: Any
+) -> None:
+    """250 texts at once against a pool of 8 Redis connections: each webhook waits its turn
+    for a connection and answers 200 (redis-py's stock pool answered 503 past its size, and
+    Twilio does not resend an inbound SMS); every text is on the bus once."""
+    small = chan_settings.model_copy(update={"redis_max_connections": 8})
+    _, client = await app_factory(small)
+    probe = await bus_probe("alert.received.#")
+    forms = []
+    for i in range(250):
+        form = form_fixture("sms_citizen_fire.form")
+        form["MessageSid"] = "SM" + f"{i:032x}"
+        form["From"] = f"+861380013{i:04d}"
+        forms.append(form)
+    answers = await asyncio.gather(*(post_twilio(client, SMS, f) for f in forms))
+    assert [r.status_code for r in answers] == [200] * 250
+    got = await probe.take(250, timeout=30)
+    assert sorted(e.data["source_ref"] for e in got) == sorted(f["MessageSid"] for f in forms)
+    await probe.assert_nothing(0.3)
