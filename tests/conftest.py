@@ -21,6 +21,7 @@ from urllib.parse import quote
 import aio_pika
 import httpx
 import pytest
+import respx.mocks
 from redis.asyncio import Redis
 
 from bus.publisher import Publisher
@@ -32,6 +33,12 @@ AMQP_HOST = os.environ.get("LINKGATE_TEST_AMQP_HOST", "127.0.0.1")
 MGMT_URL = os.environ.get("LINKGATE_TEST_MGMT_URL", "http://127.0.0.1:15672")
 REDIS_URL = os.environ.get("LINKGATE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 TEST_API_KEY = "test-key-all-scopes"
+
+# respx mocks at the httpx client (`using="httpx"`), not inside httpcore's pool: the centres'
+# client carries its requests over aiohttp (adapters/platforms/transport.py), and every
+# httpx client, whatever its transport, goes through the client layer. respx reads this
+# default each time a mock starts (respx.router.MockRouter.using).
+respx.mocks.DEFAULT_MOCKER = respx.mocks.HTTPXMocker.name
 
 
 async def _create_vhost(name: str) -> None:

@@ -28,6 +28,8 @@ from typing import Any
 import httpx
 import structlog
 
+from adapters.platforms.transport import CentreTransport
+
 log = structlog.get_logger(__name__)
 
 RETRYABLE_STATUS = frozenset({408, 409, 425, 429})
@@ -138,7 +140,7 @@ class PlatformClient:
             base_url=self.base_url,
             timeout=httpx.Timeout(timeout_s),
             headers={"User-Agent": "linkage-gateway/1", **(headers or {})},
-            transport=transport,
+            transport=transport if transport is not None else CentreTransport(),
         )
 
     async def aclose(self) -> None:

@@ -62,6 +62,8 @@ async def test_undelivered_receipt_moves_the_order_to_the_next_liaison(
     from tests.channels.conftest import LIAISON_B, post_twilio
 
     sids = iter(f"SM{i:032x}" for i in range(1, 10))
+    # respx mocks every httpx client (tests/conftest.py): our own calls into the app are real
+    respx_mock.route(host="testserver").pass_through()
     route = respx_mock.post(TWILIO_MESSAGES).mock(
         side_effect=lambda _: httpx.Response(201, json={"sid": next(sids), "status": "queued"})
     )
