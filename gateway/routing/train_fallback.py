@@ -39,14 +39,14 @@ from gateway.routing.rules import DEFAULT_RULES_FILE, load_rules_file
 
 DATA = Path(__file__).resolve().parents[2] / "tests" / "routing" / "data"
 TRAIN = ["dev", "heldout", "dev2", "blind2", "blind3", "blind4", "blind5", "adversarial",
-         "blind6", "blind7", "blind8", "blind9"]
+         "blind6", "blind7", "blind8", "blind9", "blind10"]
 # Share of the correct 12345 rule decisions (those the danger veto lets through) the model
 # veto may cost. 1.5 %: about 0.6 points of overall accuracy on a batch like blind8, the
 # price of catching ~4 in 5 of the leaks that carry no danger word (docs/routing.md).
 VETO_BUDGET = 0.015
 # Emergencies the rules of the day sent to 12345 on arrival of each blind batch (commits
-# 050cb58, 4fe6597, d3d6c5f, 8baed33, ebf2d94; closed in the rules since, except blind8's
-# — not tuned on; the vetoes now stop some of them), by `base`.
+# 050cb58, 4fe6597, d3d6c5f, 8baed33, ebf2d94, 9c81839, e42cb00; closed in the rules
+# since, except blind8's — not tuned on; the vetoes now stop some of them), by `base`.
 ARRIVAL_LEAKS = {
     "blind2": ["blind2.tsv:334", "blind2.tsv:405", "blind2.tsv:406", "blind2.tsv:490"],
     "blind3": ["blind3.tsv:262"],
@@ -57,6 +57,7 @@ ARRIVAL_LEAKS = {
                "blind8.tsv:111", "blind8.tsv:118", "blind8.tsv:120", "blind8.tsv:158",
                "blind8.tsv:162", "blind8.tsv:196", "blind8.tsv:239"],
     "blind9": ["blind9.tsv:140", "blind9.tsv:348"],
+    "blind10": ["blind10.tsv:179"],
 }
 HOTLINE = "12345"
 ALPHA = 0.5  # additive smoothing

@@ -46,6 +46,18 @@ danger veto: 92.2 %, 6). Its misses were then used, by class, to extend the rule
 negated emergency phrases, similes, paperwork for a lasting condition), so its floor is
 a tuned number (leave-one-file-out 99.0 %), not an estimate. Leave-one-file-out over all
 12 files: 96.7 % / 3 leaks before round 2, 97.3 % / 1 leak (blind8) after.
+
+`blind10` (400 alerts, ~45 % traditional or mixed, Cantonese/Minnan/Wu lines) was written
+by someone who never saw the rules and measured untouched on the rules of that moment
+(round 2: danger veto, veto −4, model on dev…blind9): 90.0 % correct, 1 emergency to
+12345 (a child's allergic reaction described in plain words — swollen lips, wheezing — in
+a complaint about a shop, `service.everyday`; the model scored it +0.55, far above the
+veto, because the complaint n-grams are known and the plain-word symptoms are not); the
+round-1 rules (`9c81839`) 88.2 % with 0. Its misses were then used, by class, to extend
+the rules (round 3: acute illness in plain words, sea craft/places/illegal fishing,
+worry and closure compounds, threats), so its floor is a tuned number (leave-one-file-out
+97.5 %), not an estimate. Leave-one-file-out over all 13 files: 96.8 % / 2 leaks
+(blind8, blind10) before round 3, 97.4 % / 1 leak (blind8) after.
 """
 
 from __future__ import annotations
@@ -97,10 +109,12 @@ def _wrong(results: list[tuple[dict[str, str], str]]) -> list[tuple[str, str, st
     return [(r["text"], r["expected"], got) for r, got in results if got != r["expected"]]
 
 
-BLIND = ["blind2", "blind3", "blind4", "blind5", "blind6", "blind7", "blind8", "blind9"]
+BLIND = ["blind2", "blind3", "blind4", "blind5", "blind6", "blind7", "blind8", "blind9",
+         "blind10"]
 FLOORS = {"dev": 0.99, "heldout": 0.97, "dev2": 0.95, "blind2": 0.98, "blind3": 0.98,
           "blind4": 0.99, "blind5": 0.96,
-          "blind6": 0.88, "blind7": 0.976, "blind8": 0.95, "blind9": 0.98}
+          "blind6": 0.88, "blind7": 0.976, "blind8": 0.95, "blind9": 0.98,
+          "blind10": 0.97}
 # blind8 untouched had 6 emergencies to 12345 with the -14 veto; with the danger veto and
 # the -5 veto it has 2 out of sample (leave-one-file-out, `test_cross_validated_figures`)
 # and 0 with the shipped model, which is now trained on blind8 too. Every file: none.
@@ -186,6 +200,42 @@ def test_sea_activities_vessels_and_fishing() -> None:
     # a car that broke down (抛锚) is not at sea
     got = ENGINE.classify(AlertFacts(text="车在路上抛锚了，想问拖车费多少")).destination.value
     assert got not in {"maritime-sar", "ocean-fishery"}, got
+
+
+def test_acute_illness_in_plain_words_is_never_a_complaint() -> None:
+    """Round 3: breathing trouble, swelling/allergy, chest pain, fits and fainting told in
+    plain words stop every 12345 rule (and the danger veto moves any that slips through),
+    in both scripts; a worry about a fall that has not happened does not."""
+    for text in ["投诉超市卖的海鲜不新鲜，我老公吃完脸肿了，一直在大口喘",
+                 "投訴超市賣的海鮮不新鮮，我老公吃完臉腫了，一直在大口喘",
+                 "反映一下小区健身器材的问题，刚才我爸在那儿捂着胸口蹲下了",
+                 "物业的电梯老坏，我妈爬楼梯爬到一半憋得说不出话",
+                 "幼儿园伙食有问题，孩子回家后浑身抽筋翻白眼"]:
+        d = ENGINE.classify(AlertFacts(text=text))
+        assert d.destination.value == "command-centre" and d.emergency, (text, d)
+        assert ENGINE.danger_words(normalise(text)), text
+    d = ENGINE.classify(AlertFacts(text="小区台阶太滑了，老人怕摔倒，希望物业铺个防滑垫"))
+    assert d.destination.value == "12345", d
+
+
+def test_sea_craft_places_and_illegal_fishing() -> None:
+    """Round 3: small craft (…艇, 独木舟, …舟), bathing beaches and islets, people dragged
+    out by current, wave or kite, illegal fishing at sea (ocean-fishery) but not on a river
+    (a 12345 matter), a named non-fishing ship by a fish farm (maritime SAR)."""
+    cases = {
+        "景区的观光艇在海上熄火了，船上都是游客": "maritime-sar",
+        "两个人划独木舟出去，现在在小岛边上翻了": "maritime-sar",
+        "海水浴场有个大人被浪卷出去了，看不见了": "maritime-sar",
+        "有几条渔船在禁渔期偷偷出海拖网，就在外海": "ocean-fishery",
+        "台风把养殖排上的看护房掀翻了": "ocean-fishery",
+        "集装箱船在我们养殖区旁边搁浅了，船员在求救": "maritime-sar",
+    }
+    for text, expected in cases.items():
+        got = ENGINE.classify(AlertFacts(text=text)).destination.value
+        assert got == expected, (text, got)
+    for text in ["村里的河有人电鱼，希望渔政来管管", "请问台风天轮渡停航的通知在哪里看"]:
+        got = ENGINE.classify(AlertFacts(text=text)).destination.value
+        assert got not in {"maritime-sar", "ocean-fishery"}, (text, got)
 
 
 def test_accuracy_on_the_whole_set() -> None:
@@ -328,7 +378,7 @@ def test_veto_sends_a_smell_of_danger_to_the_command_centre() -> None:
     assert _with_veto(None).veto_score(normalise(text)) is None
     score = ENGINE.veto_score(normalise(text))
     veto_below = load_rules_file(DEFAULT_RULES_FILE).fallback.veto_below
-    assert veto_below == -4.0
+    assert veto_below == -3.0
     assert score is not None and score < veto_below
     # an everyday 12345 matter passes
     ok = ENGINE.classify(AlertFacts(text="小区门口的便利店卖过期酸奶，店员还不肯退"))
@@ -409,7 +459,8 @@ def test_danger_veto_schema() -> None:
 def test_cross_validated_figures() -> None:
     """Leave-one-file-out (the model retrained without the file it scores): no emergency
     to 12345 on any file but blind8 (1, its untouched gap; 2 before round 2), ≥ 97 % over
-    all files (96.5 % before round 2), blind9 ≥ 98.5 %."""
+    all files (96.5 % before round 2), blind9 ≥ 98.5 %, blind10 ≥ 97 % (90.0 % and 1 leak
+    untouched, before round 3)."""
     from gateway.routing import crossval
 
     results = crossval.run(ENGINE.ruleset.fallback.veto_below, True, quiet=True)
@@ -417,5 +468,6 @@ def test_cross_validated_figures() -> None:
     assert leaks == {"blind8": 1}, leaks
     assert results["blind8"].right / results["blind8"].n >= 0.95
     assert results["blind9"].right / results["blind9"].n >= 0.985
+    assert results["blind10"].right / results["blind10"].n >= 0.97
     right = sum(r.right for r in results.values())
     assert right / sum(r.n for r in results.values()) >= 0.97
