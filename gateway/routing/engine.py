@@ -167,6 +167,7 @@ class RuleEngine:
         self._fallback = model if fallback.enabled else None
         self._veto = model if fallback.veto_below is not None else None
         self._veto_below = fallback.veto_below if fallback.veto_below is not None else 0.0
+        self._acute: set[str] = set()
         self._danger, self._danger_defused = self._compile_danger(ruleset)
 
     def _negations(
@@ -220,7 +221,8 @@ class RuleEngine:
         if dv is None:
             return None, False
         words: set[str] = set()
-        for raw in dv.words:
+        self._acute = {normalise(a) for a in dv.acute} - {""}  # also danger words
+        for raw in [*dv.words, *dv.acute]:
             norm = normalise(raw)
             if not norm:
                 raise RulesError(f"danger_veto: word {raw!r} is empty once normalised",
@@ -347,7 +349,7 @@ class RuleEngine:
         centre instead (the safety veto)."""
         text = normalise(facts.text)
         hits = self.hits(text)
-        decision = self._decide(facts, hits)
+        decision = self._decide(facts, hits, text)
         if decision.destination is Destination.HOTLINE_12345:
             return self._vetoed(decision, text, hits)
         fb = self._fallback
@@ -374,6 +376,16 @@ class RuleEngine:
         """The danger veto's words that occur in the (normalised) text, in text order,
         outside any `unless`/negation compound; none in a defuse context (when the veto
         says so) or when the danger veto is off."""
+        found = self._danger_found(normalised_text)
+        if found and self._danger_defused and self._defuse:
+            if self.defused_by(self.hits(normalised_text) if hits is None else hits):
+                # a defuse context stands down only dangers that may be past; an acute
+                # one told in the same breath is happening now
+                return [w for w in found if w in self._acute]
+        return found
+
+    def _danger_found(self, normalised_text: str) -> list[str]:
+        """The danger words in the text outside unless/negation compounds (no defuse)."""
         automaton = self._danger
         if automaton is None or not normalised_text:
             return []
@@ -395,10 +407,14 @@ class RuleEngine:
             if any(s <= start and end <= e for s, e in spans):
                 continue
             found.append(word)
-        if found and self._danger_defused and self._defuse:
-            if self.defused_by(self.hits(normalised_text) if hits is None else hits):
-                return []
         return found
+
+    def acute_now(self, normalised_text: str) -> list[str]:
+        """The `danger_veto.acute` words in the text (outside unless/negation compounds):
+        a present danger no defuse context stands down."""
+        if not self._acute:
+            return []
+        return [w for w in self._danger_found(normalised_text) if w in self._acute]
 
     def would_veto(self, normalised_text: str) -> bool:
         """Whether either veto would move a 12345 rule decision on this text."""
@@ -457,14 +473,15 @@ class RuleEngine:
 
     def classify_rules(self, facts: AlertFacts) -> RoutingDecision:
         """The decision of the rules alone (no statistical fallback)."""
-        return self._decide(facts, self.hits(normalise(facts.text)))
+        text = normalise(facts.text)
+        return self._decide(facts, self.hits(text), text)
 
     def fallback_may_apply(self, normalised_text: str) -> bool:
         """Whether the fallback may look at this (normalised) text at all (enabled or
         not): no phrase of an emergency rule, nor of `fallback.none`, occurs in it."""
         return self._fallback_guard.isdisjoint(self.hits(normalised_text))
 
-    def _decide(self, facts: AlertFacts, hits: dict[int, int]) -> RoutingDecision:
+    def _decide(self, facts: AlertFacts, hits: dict[int, int], text: str) -> RoutingDecision:
         candidates = set(self._phraseless)
         for pid in hits:
             candidates.update(self._by_phrase.get(pid, ()))
@@ -479,7 +496,7 @@ class RuleEngine:
                 continue
             if c.rule.emergency and not c.rule.when.category and not c.rule.when.at_sea:
                 if defused is None:
-                    defused = self.defused_by(hits) is not None
+                    defused = self.defused_by(hits) is not None and not self.acute_now(text)
                 if defused:
                     continue
             if not self._facts_hold(c.rule, facts):

@@ -181,16 +181,21 @@ class DangerVeto(_Strict):
     (compounds in which the word means no danger: 血压, 防溺水…) or right after one of
     `negations` (没有人受伤, 防止触电),
     and except in a `defuse` context (an enquiry about an event that is over) when
-    `defused` is true. It only ever moves an alert away from 12345."""
+    `defused` is true. `acute` words (a danger that, once told, is happening now: can't
+    breathe, chest crushing, being beaten as the caller watches) are danger words that no
+    defuse context ever stands down — neither this veto nor the emergency rules: an
+    enquiry opening does not make a present danger past. It only ever moves an alert away
+    from 12345."""
 
     words: PhraseList = Field(min_length=1)
+    acute: PhraseList = Field(default_factory=list)
     negations: PhraseList = Field(default_factory=list)
     unless: PhraseList = Field(default_factory=list)
     defused: bool = True
 
     @model_validator(mode="after")
     def _plain(self) -> DangerVeto:
-        for phrase in [*self.words, *self.negations, *self.unless]:
+        for phrase in [*self.words, *self.acute, *self.negations, *self.unless]:
             if SET_REF.match(phrase):
                 raise ValueError(f"danger_veto: {phrase!r}: write phrases out, not `@set`")
         return self

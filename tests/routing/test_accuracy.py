@@ -58,6 +58,17 @@ the rules (round 3: acute illness in plain words, sea craft/places/illegal fishi
 worry and closure compounds, threats), so its floor is a tuned number (leave-one-file-out
 97.5 %), not an estimate. Leave-one-file-out over all 13 files: 96.8 % / 2 leaks
 (blind8, blind10) before round 3, 97.4 % / 1 leak (blind8) after.
+
+`blind11` (300 alerts) was written by someone who never saw the rules or the earlier sets
+and measured untouched on the rules of that moment (round 3: danger veto, veto −3, model
+on dev…blind10): 89.3 % correct, 2 emergencies to 12345 (both `service.consultation`: an
+enquiry/complaint opening, then a danger happening now — a carer beating old people in
+front of the caller; chest pressure, breathlessness and a numb left arm in the middle of
+a reimbursement question, where the `cost-enquiry` defuse context stood the danger veto
+down); the round-2 rules 87.0 % with 5. Its misses were then used, by class, to extend
+the rules (round 4: `danger_veto.acute` — a present danger no defuse context stands down
+—, sea trouble in fog/aground/overdue/Cantonese, closed-season fishing, disaster
+enquiries, pests), so its floor is a tuned number, not an estimate.
 """
 
 from __future__ import annotations
@@ -110,11 +121,11 @@ def _wrong(results: list[tuple[dict[str, str], str]]) -> list[tuple[str, str, st
 
 
 BLIND = ["blind2", "blind3", "blind4", "blind5", "blind6", "blind7", "blind8", "blind9",
-         "blind10"]
+         "blind10", "blind11"]
 FLOORS = {"dev": 0.99, "heldout": 0.97, "dev2": 0.95, "blind2": 0.98, "blind3": 0.98,
           "blind4": 0.99, "blind5": 0.96,
           "blind6": 0.88, "blind7": 0.976, "blind8": 0.95, "blind9": 0.98,
-          "blind10": 0.97}
+          "blind10": 0.97, "blind11": 0.95}
 # blind8 untouched had 6 emergencies to 12345 with the -14 veto; with the danger veto and
 # the -5 veto it has 2 out of sample (leave-one-file-out, `test_cross_validated_figures`)
 # and 0 with the shipped model, which is now trained on blind8 too. Every file: none.
@@ -216,6 +227,28 @@ def test_acute_illness_in_plain_words_is_never_a_complaint() -> None:
         assert ENGINE.danger_words(normalise(text)), text
     d = ENGINE.classify(AlertFacts(text="小区台阶太滑了，老人怕摔倒，希望物业铺个防滑垫"))
     assert d.destination.value == "12345", d
+
+
+def test_an_enquiry_opening_never_defuses_a_present_danger() -> None:
+    """Round 4 (blind11): an acute danger (`danger_veto.acute`: cannot breathe, chest
+    pressure, someone being beaten as the caller tells it) is happening now, whatever the
+    opening — a reimbursement or cost question, a complaint, paperwork. No defuse context
+    stands it down (neither the danger veto nor the emergency rules); a past danger in the
+    same kind of enquiry still goes to 12345."""
+    for text in ["请问医药费能报销吗，我爸现在胸口压着疼，喘不过气",
+                 "咨询一下医保的事，我老婆突然上不来气了",
+                 "想问下残疾证怎么办理，我叔叔刚才倒下就口吐白沫",
+                 "我要投诉那个托管班，老师现在还在打别的孩子",
+                 "請問醫保報銷，我媽胸口悶得厲害，喘不上氣"]:
+        d = ENGINE.classify(AlertFacts(text=text))
+        assert d.destination.value == "command-centre" and d.emergency, (text, d)
+        assert ENGINE.acute_now(normalise(text)), text
+    for text in ["上次着火的事想咨询一下赔偿", "被狗咬了打疫苗能报销吗"]:
+        assert ENGINE.classify(AlertFacts(text=text)).destination.value == "12345", text
+    # every acute word is a danger word, and is found by the veto inside a defused text
+    text = normalise("请问报销的事，他喘不上来")
+    assert ENGINE.defused_by(ENGINE.hits(text)) is not None
+    assert ENGINE.danger_words(text) == ENGINE.acute_now(text) != []
 
 
 def test_sea_craft_places_and_illegal_fishing() -> None:
@@ -378,7 +411,7 @@ def test_veto_sends_a_smell_of_danger_to_the_command_centre() -> None:
     assert _with_veto(None).veto_score(normalise(text)) is None
     score = ENGINE.veto_score(normalise(text))
     veto_below = load_rules_file(DEFAULT_RULES_FILE).fallback.veto_below
-    assert veto_below == -3.0
+    assert veto_below == -2.0
     assert score is not None and score < veto_below
     # an everyday 12345 matter passes
     ok = ENGINE.classify(AlertFacts(text="小区门口的便利店卖过期酸奶，店员还不肯退"))
@@ -460,7 +493,8 @@ def test_cross_validated_figures() -> None:
     """Leave-one-file-out (the model retrained without the file it scores): no emergency
     to 12345 on any file but blind8 (1, its untouched gap; 2 before round 2), ≥ 97 % over
     all files (96.5 % before round 2), blind9 ≥ 98.5 %, blind10 ≥ 97 % (90.0 % and 1 leak
-    untouched, before round 3)."""
+    untouched, before round 3), blind11 ≥ 95 % (89.3 % and 2 leaks untouched, before
+    round 4)."""
     from gateway.routing import crossval
 
     results = crossval.run(ENGINE.ruleset.fallback.veto_below, True, quiet=True)
@@ -469,5 +503,6 @@ def test_cross_validated_figures() -> None:
     assert results["blind8"].right / results["blind8"].n >= 0.95
     assert results["blind9"].right / results["blind9"].n >= 0.985
     assert results["blind10"].right / results["blind10"].n >= 0.97
+    assert results["blind11"].right / results["blind11"].n >= 0.95
     right = sum(r.right for r in results.values())
     assert right / sum(r.n for r in results.values()) >= 0.97
