@@ -39,7 +39,7 @@ from gateway.routing.rules import DEFAULT_RULES_FILE, load_rules_file
 
 DATA = Path(__file__).resolve().parents[2] / "tests" / "routing" / "data"
 TRAIN = ["dev", "heldout", "dev2", "blind2", "blind3", "blind4", "blind5", "adversarial",
-         "blind6", "blind7", "blind8", "blind9", "blind10", "blind11"]
+         "blind6", "blind7", "blind8", "blind9", "blind10", "blind11", "blind12"]
 # Share of the correct 12345 rule decisions (those the danger veto lets through) the model
 # veto may cost. 1.5 %: about 0.6 points of overall accuracy on a batch like blind8, the
 # price of catching ~4 in 5 of the leaks that carry no danger word (docs/routing.md).
@@ -59,6 +59,7 @@ ARRIVAL_LEAKS = {
     "blind9": ["blind9.tsv:140", "blind9.tsv:348"],
     "blind10": ["blind10.tsv:179"],
     "blind11": ["blind11.tsv:62", "blind11.tsv:218"],
+    "blind12": ["blind12.tsv:14", "blind12.tsv:46"],
 }
 HOTLINE = "12345"
 ALPHA = 0.5  # additive smoothing

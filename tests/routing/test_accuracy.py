@@ -69,6 +69,15 @@ down); the round-2 rules 87.0 % with 5. Its misses were then used, by class, to 
 the rules (round 4: `danger_veto.acute` — a present danger no defuse context stands down
 —, sea trouble in fog/aground/overdue/Cantonese, closed-season fishing, disaster
 enquiries, pests), so its floor is a tuned number, not an estimate.
+
+`blind12` (200 alerts, a third of its emergencies opening like a 12345 matter) was written
+blind and measured untouched on the round-4 rules: 95.0 % correct, 2 emergencies to 12345
+(a suicide threat from a rooftop after an enquiry opening — 活着没意思, 站在楼顶上; a
+screen-sharing fraud draining an account while the caller speaks); the round-3 rules
+94.5 % with 2. The two classes were then added to `danger_veto.acute` (a life at risk
+by the caller's own hand said now; a fraud in progress), each word checked against every
+labelled 12345 alert (none has one), so its floor (96 %) is a tuned number. It is not in
+the model's training files (`train_fallback.TRAIN`): the model has never seen it.
 """
 
 from __future__ import annotations
@@ -121,11 +130,11 @@ def _wrong(results: list[tuple[dict[str, str], str]]) -> list[tuple[str, str, st
 
 
 BLIND = ["blind2", "blind3", "blind4", "blind5", "blind6", "blind7", "blind8", "blind9",
-         "blind10", "blind11"]
+         "blind10", "blind11", "blind12"]
 FLOORS = {"dev": 0.99, "heldout": 0.97, "dev2": 0.95, "blind2": 0.98, "blind3": 0.98,
           "blind4": 0.99, "blind5": 0.96,
           "blind6": 0.88, "blind7": 0.976, "blind8": 0.95, "blind9": 0.98,
-          "blind10": 0.97, "blind11": 0.95}
+          "blind10": 0.97, "blind11": 0.95, "blind12": 0.96}
 # blind8 untouched had 6 emergencies to 12345 with the -14 veto; with the danger veto and
 # the -5 veto it has 2 out of sample (leave-one-file-out, `test_cross_validated_figures`)
 # and 0 with the shipped model, which is now trained on blind8 too. Every file: none.
@@ -292,9 +301,13 @@ def test_emergencies_phrased_like_complaints_never_reach_12345() -> None:
 
 
 def _rules_only() -> RuleEngine:
+    """The rules without the statistical fallback and the model veto. The danger veto's
+    `acute` words stay: since round 4 they are part of how the rules decide (an emergency
+    rule is never stood down by an enquiry opening while one of them is present), so its
+    `classify_rules` is the rules' own decision, before any veto."""
     ruleset = load_rules_file(DEFAULT_RULES_FILE)
     off = ruleset.fallback.model_copy(update={"enabled": False, "veto_below": None})
-    return RuleEngine(ruleset.model_copy(update={"fallback": off, "danger_veto": None}))
+    return RuleEngine(ruleset.model_copy(update={"fallback": off}))
 
 
 @pytest.mark.parametrize("name", ALL_FILES)
@@ -306,7 +319,7 @@ def test_fallback_only_replaces_the_default_and_never_with_an_emergency(name: st
     fired = []
     for row in _load(name):
         facts = AlertFacts(text=row["text"], channel=Channel(row["channel"]))
-        by_rules = rules_only.classify(facts)
+        by_rules = rules_only.classify_rules(facts)
         assert ENGINE.classify_rules(facts) == by_rules
         d = ENGINE.classify(facts)
         if d.rule in (VETO_RULE, DANGER_RULE):
@@ -475,7 +488,8 @@ def test_danger_veto_only_ever_moves_a_rules_12345_decision(name: str) -> None:
         assert before.destination.value == "12345" or before.rule == VETO_RULE, before
         assert before.rule != FALLBACK_RULE
         assert after.destination.value == "command-centre" and after.emergency
-        assert after.rule == DANGER_RULE
+        # the veto itself, or an emergency rule an `acute` word kept from standing down
+        assert after.rule == DANGER_RULE or ENGINE.acute_now(normalise(row["text"])), after
 
 
 def test_danger_veto_schema() -> None:
