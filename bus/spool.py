@@ -5,6 +5,14 @@ goes into a SQLite file (synchronous=FULL, committed before we return) and a dra
 publishes it later, oldest first, deleting a row only after the broker confirmed it.
 A crash between confirm and delete re-publishes the same event id, which consumers'
 idempotency by message id absorbs.
+
+Built for the moment it matters, a surge while the broker struggles: inserts that arrive
+together are committed together (one transaction, one fsync, on one long-lived SQLite
+connection), and the drainer publishes a batch pipelined (confirms awaited together, in
+order on one channel) and deletes it in one transaction, then goes straight on while rows
+remain. One row per insert and one publish per round trip made the spool slower than the
+traffic it absorbed: once an overloaded publish timed out, every later webhook queued
+behind the backlog and the backlog never shrank.
 """
 
 from __future__ import annotations
@@ -13,6 +21,7 @@ import asyncio
 import contextlib
 import fcntl
 import sqlite3
+import threading
 from pathlib import Path
 
 import structlog
@@ -51,9 +60,16 @@ class Spool:
         # While anything waits in the spool, new events queue behind it (order kept);
         # the flag keeps SQLite off the hot path when the spool is empty.
         self._backlog = self.depth() > 0
+        # inserts waiting for the next group commit, and the task committing them
+        self._pending: list[tuple[tuple[str, str, bytes], asyncio.Future[None]]] = []
+        self._writer: asyncio.Task[None] | None = None
+        self._conn: sqlite3.Connection | None = None  # the writer's, used under _conn_lock
+        self._conn_lock = threading.Lock()
 
-    def _db(self) -> sqlite3.Connection:
-        db = sqlite3.connect(self._path, timeout=30, isolation_level=None)
+    def _db(self, check_same_thread: bool = True) -> sqlite3.Connection:
+        db = sqlite3.connect(
+            self._path, timeout=30, isolation_level=None, check_same_thread=check_same_thread
+        )
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=FULL")
         return db
@@ -72,18 +88,53 @@ class Spool:
                 raise
             except (PublishError, TimeoutError) as exc:
                 log.warning("spool.publish_failed", id=event.id, error=repr(exc))
-        await asyncio.to_thread(self._insert, event)
-        self._backlog = True
+        self._backlog = True  # before the insert: later events queue behind this one
+        await self._insert(event)
         metrics.SPOOLED.inc()
         log.warning("spool.spooled", id=event.id, type=event.type)
         return False
 
-    def _insert(self, event: CloudEvent) -> None:
-        with contextlib.closing(self._db()) as db:
-            db.execute(
-                "INSERT OR IGNORE INTO spool (event_id, routing_key, body) VALUES (?, ?, ?)",
-                (event.id, routing_key_for(event), event.to_json()),
-            )
+    async def _insert(self, event: CloudEvent) -> None:
+        """Durably stored when this returns: joins the next group commit."""
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._pending.append(((event.id, routing_key_for(event), event.to_json()), done))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._commit_pending(), name="spool.writer")
+        await asyncio.shield(done)  # a cancelled webhook does not cancel the others' commit
+
+    async def _commit_pending(self) -> None:
+        while self._pending:
+            batch, self._pending = self._pending, []
+            try:
+                await asyncio.to_thread(self._insert_many, [row for row, _ in batch])
+            except BaseException as exc:
+                for _, done in batch:
+                    if not done.done():
+                        done.set_exception(exc if isinstance(exc, Exception) else
+                                           RuntimeError(f"spool write cancelled: {exc!r}"))
+                if not isinstance(exc, Exception):
+                    raise
+            else:
+                for _, done in batch:
+                    if not done.done():
+                        done.set_result(None)
+
+    def _insert_many(self, rows: list[tuple[str, str, bytes]]) -> None:
+        with self._conn_lock:
+            if self._conn is None:
+                self._conn = self._db(check_same_thread=False)
+            db = self._conn
+            try:
+                db.execute("BEGIN IMMEDIATE")
+                db.executemany(
+                    "INSERT OR IGNORE INTO spool (event_id, routing_key, body) VALUES (?, ?, ?)",
+                    rows,
+                )
+                db.execute("COMMIT")
+            except BaseException:
+                with contextlib.suppress(sqlite3.Error):
+                    db.execute("ROLLBACK")
+                raise
 
     def depth(self) -> int:
         with contextlib.closing(self._db()) as db:
@@ -98,9 +149,11 @@ class Spool:
                 )
             )
 
-    def _delete(self, seq: int) -> None:
+    def _delete(self, seqs: list[int]) -> None:
         with contextlib.closing(self._db()) as db:
-            db.execute("DELETE FROM spool WHERE seq = ?", (seq,))
+            db.execute("BEGIN IMMEDIATE")
+            db.executemany("DELETE FROM spool WHERE seq = ?", [(seq,) for seq in seqs])
+            db.execute("COMMIT")
 
     async def drain_once(self, batch: int = 500) -> int:
         """Publish spooled events in order until empty or the broker fails; return count sent."""
@@ -116,20 +169,41 @@ class Spool:
             while True:
                 rows = await asyncio.to_thread(self._oldest, batch)
                 if not rows:
-                    self._backlog = False
+                    writing = self._writer is not None and not self._writer.done()
+                    if not self._pending and not writing:  # else an insert is on its way
+                        self._backlog = False
                     return sent
-                for seq, routing_key, body in rows:
-                    event = CloudEvent.model_validate_json(body)
-                    try:
-                        await self._publisher.publish(event, routing_key)
-                    except PublishError as exc:
-                        log.warning("spool.drain_paused", error=repr(exc), left=len(rows))
-                        return sent
-                    await asyncio.to_thread(self._delete, seq)
-                    sent += 1
+                published, failure = await self._publish_rows(rows)
+                if published:
+                    await asyncio.to_thread(self._delete, published)
+                    sent += len(published)
+                if failure is not None:
+                    log.warning("spool.drain_paused", error=repr(failure),
+                                left=len(rows) - len(published))
+                    return sent
+
+    async def _publish_rows(
+        self, rows: list[tuple[int, str, bytes]]
+    ) -> tuple[list[int], PublishError | None]:
+        """Publish rows pipelined (sent in order on one channel, confirms awaited together);
+        the seqs confirmed, and the first failure if any."""
+        assert self._publisher is not None
+        publisher = self._publisher
+        results = await asyncio.gather(
+            *(publisher.publish(CloudEvent.model_validate_json(body), key)
+              for _, key, body in rows),
+            return_exceptions=True,
+        )
+        published = [seq for (seq, _, _), r in zip(rows, results, strict=True) if r is None]
+        failure = next((r for r in results if isinstance(r, BaseException)), None)
+        if failure is not None and not isinstance(failure, PublishError):
+            failure = PublishError(repr(failure))
+        return published, failure
 
     async def run_drainer(self, interval_s: float = 1.0) -> None:
-        """Drain forever (a background task of each process that spools)."""
+        """Drain forever (a background task of each process that spools); `drain_once`
+        itself goes on while rows remain, so the interval only paces an empty or stalled
+        spool."""
         while True:
             try:
                 sent = await self.drain_once()

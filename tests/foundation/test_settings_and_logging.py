@@ -104,7 +104,7 @@ def test_console_logs_render_tracebacks_plainly(
     try:
         raise RuntimeError("channel closed")
     except RuntimeError:
-        logging.getLogger("aio_pika.tools").exception("callback error for %s", secret_local)
+        logging.getLogger("linkgate.test.tracebacks").exception("callback error: %s", secret_local)
     err = capsys.readouterr().err
     assert "Traceback (most recent call last)" in err
     assert "RuntimeError: channel closed" in err
