@@ -65,9 +65,14 @@ class AlertFacts:
     at_sea: bool = False
     jurisdiction: str | None = None
     received_at: datetime | None = None
+    # the text is only the name of a shared location (a WeChat map label), not a report:
+    # a place says nothing about what happens there, so the statistical fallback (which
+    # has learnt that addresses are common in 12345 complaints) must not place it
+    place_only: bool = False
 
     @classmethod
     def from_alert(cls, alert: Alert) -> AlertFacts:
+        address = (alert.location.address or "").strip() if alert.location else ""
         return cls(
             text=alert.text,
             channel=alert.channel,
@@ -76,6 +81,7 @@ class AlertFacts:
             at_sea=bool(alert.location and alert.location.at_sea),
             jurisdiction=alert.jurisdiction,
             received_at=alert.received_at,
+            place_only=bool(address) and alert.text.strip() == address,
         )
 
 
@@ -344,12 +350,20 @@ class RuleEngine:
         when none does and the rules file enables it, the statistical fallback may send
         the alert to 12345 instead of the default (see `fallback.py`) — never an alert
         an operator or platform categorised, nor one located at sea, nor one with a
-        danger word (`danger_veto`). A rule's 12345
+        danger word (`danger_veto`), nor a shared location with no words of its own
+        (`place_only`: a human triages it). A rule's 12345
         decision the model finds unlikely (`fallback.veto_below`) goes to the command
         centre instead (the safety veto)."""
         text = normalise(facts.text)
         hits = self.hits(text)
         decision = self._decide(facts, hits, text)
+        if decision.destination is Destination.HOTLINE_12345 and facts.place_only:
+            # a map label that happens to hold a 12345 word (物业, 社保局…) is still no report
+            d = self.ruleset.default
+            return RoutingDecision(
+                destination=d.destination, category=d.category, rule="default", matched=[],
+                emergency=d.emergency, priority=0,
+            )
         if decision.destination is Destination.HOTLINE_12345:
             return self._vetoed(decision, text, hits)
         fb = self._fallback
@@ -358,6 +372,7 @@ class RuleEngine:
             and decision.rule == "default"
             and not facts.category
             and not facts.at_sea
+            and not facts.place_only
             and self._fallback_guard.isdisjoint(hits)
             and fb.is_hotline(text)
             and not self.danger_words(text, hits)

@@ -232,3 +232,33 @@ def test_fallback_section_checked() -> None:
         load_fallback("x.yaml", Path("/nonexistent/fallback_model.json"))
     with pytest.raises(RulesError, match=r"(?i)extra"):
         parse_rules(BASE.replace("rules:\n", "fallback: {enabled: true, threshold: 1}\nrules:\n"))
+
+
+@pytest.mark.parametrize(
+    "label",
+    ["丽水市莲都区万象街道紫金小区", "人民医院门口", "紫金小区物业管理处", "市社保局办事大厅"],
+)
+def test_a_shared_location_alone_goes_to_a_human(label: str) -> None:
+    """A WeChat location message carries only its map label: a place, not a report. The
+    statistical fallback (addresses are common in 12345 complaints) and 12345 words in a
+    place's name (物业, 社保局) must not send it to 12345: the command centre triages it.
+    The same words written by the citizen are a report and are classified as usual."""
+    from contracts import Alert, Location
+    from gateway.routing.engine import FALLBACK_RULE
+
+    engine = RuleEngine.from_file()
+    alert = Alert(
+        channel=Channel.WECHAT, received_at=datetime.now(UTC), text=label,
+        location=Location(address=label, lat=28.45, lon=119.92),
+    )
+    decision = engine.classify_alert(alert)
+    assert decision.destination is Destination.COMMAND_CENTRE
+    assert decision.rule == "default"
+    written = engine.classify(AlertFacts(text=label, channel=Channel.WECHAT))
+    if label == "丽水市莲都区万象街道紫金小区":  # the demo's label: the fallback wanted 12345
+        assert written.rule == FALLBACK_RULE
+    said = Alert(
+        channel=Channel.WECHAT, received_at=datetime.now(UTC), text="小区物业乱收停车费，投诉",
+        location=Location(address=label, lat=28.45, lon=119.92),
+    )
+    assert engine.classify_alert(said).destination is Destination.HOTLINE_12345
