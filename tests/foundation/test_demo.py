@@ -26,6 +26,6 @@ def test_demo_once_delivers_every_alert_exactly_once(tmp_path: Path) -> None:
     for centre in ("12345", "command-centre", "maritime-sar", "ocean-fishery"):
         line = next(ln for ln in summary.splitlines() if ln.strip().startswith(centre))
         assert line.rstrip().endswith("duplicates 0  ok"), line
-    stopped = summary[summary.index("processes stopped:"):].replace("\n", " ")
+    stopped = " ".join(summary[summary.index("processes stopped:"):].split())  # rich wraps
     for process in ("api", "router", "channels", "sla", "ami"):
         assert f"{process} cleanly" in stopped, stopped
