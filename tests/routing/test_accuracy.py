@@ -204,6 +204,12 @@ def test_negated_emergency_phrases_and_questions() -> None:
         assert d.destination.value == "command-centre" and d.emergency, (text, d)
 
 
+def _assert_routes(cases: dict[str, str]) -> None:
+    for text, expected in cases.items():
+        got = ENGINE.classify(AlertFacts(text=text)).destination.value
+        assert got == expected, (text, got)
+
+
 def test_sea_activities_vessels_and_fishing() -> None:
     """Round 2: sea activities, vessel types and fishing work (simplified and traditional)."""
     cases = {
@@ -214,9 +220,7 @@ def test_sea_activities_vessels_and_fishing() -> None:
         "起网的时候有个伙计被网带下海了": "ocean-fishery",
         "台风把养蚝的蚝排打烂了": "ocean-fishery",
     }
-    for text, expected in cases.items():
-        got = ENGINE.classify(AlertFacts(text=text)).destination.value
-        assert got == expected, (text, got)
+    _assert_routes(cases)
     # a car that broke down (抛锚) is not at sea
     got = ENGINE.classify(AlertFacts(text="车在路上抛锚了，想问拖车费多少")).destination.value
     assert got not in {"maritime-sar", "ocean-fishery"}, got
@@ -272,9 +276,7 @@ def test_sea_craft_places_and_illegal_fishing() -> None:
         "台风把养殖排上的看护房掀翻了": "ocean-fishery",
         "集装箱船在我们养殖区旁边搁浅了，船员在求救": "maritime-sar",
     }
-    for text, expected in cases.items():
-        got = ENGINE.classify(AlertFacts(text=text)).destination.value
-        assert got == expected, (text, got)
+    _assert_routes(cases)
     for text in ["村里的河有人电鱼，希望渔政来管管", "请问台风天轮渡停航的通知在哪里看"]:
         got = ENGINE.classify(AlertFacts(text=text)).destination.value
         assert got not in {"maritime-sar", "ocean-fishery"}, (text, got)
