@@ -522,3 +522,26 @@ def test_cross_validated_figures() -> None:
     assert results["blind11"].right / results["blind11"].n >= 0.95
     right = sum(r.right for r in results.values())
     assert right / sum(r.n for r in results.values()) >= 0.97
+
+
+# ------------------------------------------------------------------ held out: never tuned on
+
+HOLDOUT = DATA / "holdout"
+
+
+def test_held_out_blind13_as_measured_on_arrival() -> None:
+    """`holdout/blind13` (200 alerts, a third of its emergencies opening like a 12345
+    matter, written blind) measured untouched on the final rules of 2026-11-23: 95.0 %,
+    no emergency to 12345 (every miss the safe way: 8 12345 matters and 2 sea incidents to
+    the command centre). It is outside `DATA`'s files on purpose — not in the model's
+    training, not in leave-one-file-out, not used to change a rule — so it stays an
+    estimate of fresh alerts: its floor and its zero are the measured figures. Tune on it
+    and it must move into `DATA` with a new held-out batch written in its place."""
+    with (HOLDOUT / "blind13.jsonl").open(encoding="utf-8") as fh:
+        rows = [json.loads(line) for line in fh if line.strip()]
+    assert len(rows) == 200
+    results = _results(rows)
+    right = sum(got == row["expected"] for row, got in results)
+    leaks = [(r["text"], got) for r, got in results if r["expected"] != "12345" and got == "12345"]
+    assert leaks == []
+    assert right / len(rows) >= 0.95, _wrong(results)
