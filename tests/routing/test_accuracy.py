@@ -83,6 +83,7 @@ the model's training files (`train_fallback.TRAIN`): the model has never seen it
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -226,6 +227,13 @@ def test_sea_activities_vessels_and_fishing() -> None:
     assert got not in {"maritime-sar", "ocean-fishery"}, got
 
 
+def _assert_emergency(text: str, found_by: Callable[[str], list[str]]) -> None:
+    """`text` goes to the command centre as an emergency, and `found_by` sees why."""
+    d = ENGINE.classify(AlertFacts(text=text))
+    assert d.destination.value == "command-centre" and d.emergency, (text, d)
+    assert found_by(normalise(text)), text
+
+
 def test_acute_illness_in_plain_words_is_never_a_complaint() -> None:
     """Round 3: breathing trouble, swelling/allergy, chest pain, fits and fainting told in
     plain words stop every 12345 rule (and the danger veto moves any that slips through),
@@ -235,9 +243,7 @@ def test_acute_illness_in_plain_words_is_never_a_complaint() -> None:
                  "反映一下小区健身器材的问题，刚才我爸在那儿捂着胸口蹲下了",
                  "物业的电梯老坏，我妈爬楼梯爬到一半憋得说不出话",
                  "幼儿园伙食有问题，孩子回家后浑身抽筋翻白眼"]:
-        d = ENGINE.classify(AlertFacts(text=text))
-        assert d.destination.value == "command-centre" and d.emergency, (text, d)
-        assert ENGINE.danger_words(normalise(text)), text
+        _assert_emergency(text, ENGINE.danger_words)
     d = ENGINE.classify(AlertFacts(text="小区台阶太滑了，老人怕摔倒，希望物业铺个防滑垫"))
     assert d.destination.value == "12345", d
 
@@ -253,9 +259,7 @@ def test_an_enquiry_opening_never_defuses_a_present_danger() -> None:
                  "想问下残疾证怎么办理，我叔叔刚才倒下就口吐白沫",
                  "我要投诉那个托管班，老师现在还在打别的孩子",
                  "請問醫保報銷，我媽胸口悶得厲害，喘不上氣"]:
-        d = ENGINE.classify(AlertFacts(text=text))
-        assert d.destination.value == "command-centre" and d.emergency, (text, d)
-        assert ENGINE.acute_now(normalise(text)), text
+        _assert_emergency(text, ENGINE.acute_now)
     for text in ["上次着火的事想咨询一下赔偿", "被狗咬了打疫苗能报销吗"]:
         assert ENGINE.classify(AlertFacts(text=text)).destination.value == "12345", text
     # every acute word is a danger word, and is found by the veto inside a defused text
