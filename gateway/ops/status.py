@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import aio_pika
-from redis.asyncio import Redis
 from rich.console import Console
 from rich.table import Table
 
@@ -25,6 +24,7 @@ from gateway.observability.queues import (
     mgmt_client,
     queue_depths,
 )
+from gateway.redis_client import connect_redis
 from gateway.settings import Settings
 
 STALE_AFTER_S = 30.0
@@ -86,7 +86,7 @@ async def _check_broker(settings: Settings) -> Check:
 
 
 async def _check_redis(settings: Settings) -> tuple[Check, AmiLink]:
-    redis = Redis.from_url(settings.redis_url, socket_timeout=3, socket_connect_timeout=3)
+    redis = connect_redis(settings, socket_timeout=3, socket_connect_timeout=3)
     try:
         info = await redis.info("memory")
         server = await redis.info("server")

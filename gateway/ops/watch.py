@@ -16,6 +16,7 @@ from rich.live import Live
 from rich.table import Table
 
 from gateway.ops.orders import OpenOrder, OrdersUnavailable, open_orders
+from gateway.redis_client import connect_redis
 from gateway.settings import Settings
 
 AMBER_S = 5 * 60
@@ -93,7 +94,7 @@ async def watch_orders(
 ) -> None:
     """Refresh the table every `refresh_s` until interrupted (or print it once)."""
     console = console or Console()
-    redis = Redis.from_url(settings.redis_url, socket_timeout=3, socket_connect_timeout=3)
+    redis = connect_redis(settings, socket_timeout=3, socket_connect_timeout=3)
     try:
         if once:
             console.print(await snapshot_table(redis, settings))

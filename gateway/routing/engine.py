@@ -359,11 +359,7 @@ class RuleEngine:
         decision = self._decide(facts, hits, text)
         if decision.destination is Destination.HOTLINE_12345 and facts.place_only:
             # a map label that happens to hold a 12345 word (物业, 社保局…) is still no report
-            d = self.ruleset.default
-            return RoutingDecision(
-                destination=d.destination, category=d.category, rule="default", matched=[],
-                emergency=d.emergency, priority=0,
-            )
+            return self._default_decision()
         if decision.destination is Destination.HOTLINE_12345:
             return self._vetoed(decision, text, hits)
         fb = self._fallback
@@ -525,6 +521,10 @@ class RuleEngine:
                 emergency=c.rule.emergency,
                 priority=c.rule.priority,
             )
+        return self._default_decision()
+
+    def _default_decision(self) -> RoutingDecision:
+        """Where an alert goes when no rule places it (the command centre: a human)."""
         d = self.ruleset.default
         return RoutingDecision(
             destination=d.destination,
