@@ -353,8 +353,22 @@ def profile(pid: int, seconds: float, out: Path) -> subprocess.Popen[bytes] | No
     return subprocess.Popen(
         [spy, "record", "--pid", str(pid), "--duration", str(int(seconds)), "--rate", "200",
          "--format", "raw", "--output", str(out), "--nonblocking", "--subprocesses"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,  # its 'Samples: N Errors: M' is kept
     )
+
+
+def _spy_counts(said: str) -> dict[str, Any]:
+    """py-spy's own count of samples taken and failed (a near-empty profile is visible)."""
+    m = re.search(r"Samples: (\d+) Errors: (\d+)", said)
+    return {"py_spy_samples": int(m.group(1)), "py_spy_errors": int(m.group(2))} if m else {
+        "py_spy_output": said[-300:]}
+
+
+def _all_accepted(window: str, w: dict[str, Any]) -> None:
+    """A window whose requests the webhook refused measures nothing: stop, and say so."""
+    if w["non_2xx"] or not w["requests"]:
+        raise RuntimeError(f"{window}: {w['non_2xx']} of {w['requests']} requests refused "
+                           f"by the webhook ({w['raw'][-300:]})")
 
 
 OURS = ("(contracts/", "(bus/", "(adapters/", "(gateway/")
@@ -431,7 +445,16 @@ def linkgate_env(amqp: str, prefix: str, spool: Path, port: int, centre: int) ->
         "LINKGATE_OCEAN_FISHERY_URL": f"{base}/ocean-fishery/",
         "LINKGATE_API_KEYS": json.dumps({"bench-key": ["*"]}),
     })
+    if RULES_SNAPSHOT:
+        env["LINKGATE_RULES_FILE"] = RULES_SNAPSHOT[0]
     return env
+
+
+# The shipped rules, copied once at the start of the run: the API and the router poll their
+# rules file and re-parse it when it changes, so an edit of gateway/rules/default.yaml in the
+# working tree during a run (8 % of both processes' samples in one profile) would be measured
+# as if it were the gateway's cost per alert
+RULES_SNAPSHOT: list[str] = []
 
 
 async def receiver_count(centre: int) -> dict[str, Any]:
@@ -524,12 +547,16 @@ async def stage_ours(procs: Procs, amqp: str, prefix: str, tmp: Path, duration: 
     env = linkgate_env(amqp, prefix, tmp / "spool", port, centre)
     api, rt = await start_ours(procs, env)
     assert rt is not None
-    run = uuid.uuid4().hex[:8]
+    # each window its own MessageSids. A run id must stay hex: the webhook answers 400 to a
+    # MessageSid that is not 'SM' + 32 hex digits (a 'w'/'p' prefix once made the warm-up
+    # and the whole profiled window 400s: the router, given nothing, showed 2 samples)
+    run, run_warm, run_prof = (uuid.uuid4().hex[:8] for _ in range(3))
     lua = ours_lua(tmp / "ours.lua", f"http://127.0.0.1:{port}", 40_000, run, 2)
     # warm-up (imports, first classification, connections): 1 s, not counted
     w0 = await asyncio.to_thread(wrk, f"http://127.0.0.1:{port}",
-                                 ours_lua(tmp / "warm.lua", f"http://127.0.0.1:{port}", 3000, "w" + run[1:], 2), 1)
-    await wait_delivered(centre, w0["requests"] - w0["non_2xx"], 60)
+                                 ours_lua(tmp / "warm.lua", f"http://127.0.0.1:{port}", 3000, run_warm, 2), 1)
+    _all_accepted("warm-up", w0)
+    await wait_delivered(centre, w0["requests"], 60)
     base_cc = (await receiver_count(centre))["by_destination"].get("command-centre", 0)
     meter = CpuMeter({"api": api.pid, "router": rt.pid, "rabbitmq": _listener_pid(5672),
                       "redis": _listener_pid(6379), "centre (receiver)": rec.pid})
@@ -551,15 +578,17 @@ async def stage_ours(procs: Procs, amqp: str, prefix: str, tmp: Path, duration: 
         # a separate window under the same load: py-spy's sampling slows the processes it
         # reads (the closed-loop rate above fell by a fifth with it attached), so the rate
         # and the CPU accounting are measured without it, the profile after them
-        spies = [p for p in (profile(api.pid, duration, tmp / "api.prof"),
-                             profile(rt.pid, duration, tmp / "router.prof")) if p]
-        lua_p = ours_lua(tmp / "prof.lua", f"http://127.0.0.1:{port}", 40_000, "p" + run[1:], 2)
+        # the requests are signed before py-spy attaches (40k signatures: a second or more)
+        lua_p = ours_lua(tmp / "prof.lua", f"http://127.0.0.1:{port}", 40_000, run_prof, 2)
+        spies = {name: spy for name, pid in (("api", api.pid), ("router", rt.pid))
+                 if (spy := profile(pid, duration, tmp / f"{name}.prof")) is not None}
         wp = await asyncio.to_thread(wrk, f"http://127.0.0.1:{port}", lua_p, duration)
-        for spy in spies:
-            spy.wait(60)
-        got, _ = await wait_delivered(centre, got + wp["requests"] - wp["non_2xx"], 180)
-        result["profile"] = {"api": summarise_profile(tmp / "api.prof"),
-                             "router": summarise_profile(tmp / "router.prof")}
+        spy_says = {name: spy.communicate(timeout=60)[0].decode(errors="replace")
+                    for name, spy in spies.items()}
+        _all_accepted("profiled window", wp)
+        got, _ = await wait_delivered(centre, got + wp["requests"], 180)
+        result["profile"] = {name: summarise_profile(tmp / f"{name}.prof")
+                             | _spy_counts(spy_says.get(name, "")) for name in ("api", "router")}
         keep = ROOT / "bench" / "profiles"
         keep.mkdir(exist_ok=True)
         for name in ("api.prof", "router.prof"):
@@ -750,6 +779,8 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     amqp = f"amqp://guest:guest@{AMQP_HOST}:5672/{quote(vhost, safe='')}"
     procs = Procs()
     tmp = Path(tempfile.mkdtemp(prefix="lgbench-"))
+    shutil.copy(ROOT / "gateway" / "rules" / "default.yaml", tmp / "rules.yaml")
+    RULES_SNAPSHOT[:] = [str(tmp / "rules.yaml")]
     try:
         stages = set(args.stages.split(","))
         if "a" in stages:
