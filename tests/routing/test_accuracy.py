@@ -76,8 +76,18 @@ blind and measured untouched on the round-4 rules: 95.0 % correct, 2 emergencies
 screen-sharing fraud draining an account while the caller speaks); the round-3 rules
 94.5 % with 2. The two classes were then added to `danger_veto.acute` (a life at risk
 by the caller's own hand said now; a fraud in progress), each word checked against every
-labelled 12345 alert (none has one), so its floor (96 %) is a tuned number. It is not in
-the model's training files (`train_fallback.TRAIN`): the model has never seen it.
+labelled 12345 alert (none has one), so its floor (96 %) is a tuned number; the model has
+been trained on it since.
+
+`blind14` (400) and `blind15` (300) were written blind on 2026-11-23 and measured
+untouched on the rules of that morning (`654df1c`): 85.2 % with 4 emergencies to 12345
+and 87.0 % with 1. blind15 was used first (stroke signs in plain words; 不是 as a
+negation; feedback on an event of the last days; questions about what to do IF), and
+those changes, unseen by blind14, took it to 86.0 % with 3; blind14's classes then
+(a suspicious package or powder; a fake investigation steering the victim now; ticket,
+check-up and safety-kit words that hold a one-character hint; fishery craft by local
+name). Both joined the model's training; their floors (90 %) are tuned numbers. The fresh
+estimate is `holdout/blind16` (see its test).
 """
 
 from __future__ import annotations
@@ -131,11 +141,12 @@ def _wrong(results: list[tuple[dict[str, str], str]]) -> list[tuple[str, str, st
 
 
 BLIND = ["blind2", "blind3", "blind4", "blind5", "blind6", "blind7", "blind8", "blind9",
-         "blind10", "blind11", "blind12"]
+         "blind10", "blind11", "blind12", "blind14", "blind15"]
 FLOORS = {"dev": 0.99, "heldout": 0.97, "dev2": 0.95, "blind2": 0.98, "blind3": 0.98,
           "blind4": 0.99, "blind5": 0.96,
           "blind6": 0.88, "blind7": 0.976, "blind8": 0.95, "blind9": 0.98,
-          "blind10": 0.97, "blind11": 0.95, "blind12": 0.96}
+          "blind10": 0.97, "blind11": 0.95, "blind12": 0.96, "blind14": 0.90,
+          "blind15": 0.90}
 # blind8 untouched had 6 emergencies to 12345 with the -14 veto; with the danger veto and
 # the -5 veto it has 2 out of sample (leave-one-file-out, `test_cross_validated_figures`)
 # and 0 with the shipped model, which is now trained on blind8 too. Every file: none.
@@ -430,7 +441,7 @@ def test_veto_sends_a_smell_of_danger_to_the_command_centre() -> None:
     assert _with_veto(None).veto_score(normalise(text)) is None
     score = ENGINE.veto_score(normalise(text))
     veto_below = load_rules_file(DEFAULT_RULES_FILE).fallback.veto_below
-    assert veto_below == -2.0
+    assert veto_below == -1.0  # train_fallback --veto, blind14/15 in training
     assert score is not None and score < veto_below
     # an everyday 12345 matter passes
     ok = ENGINE.classify(AlertFacts(text="小区门口的便利店卖过期酸奶，店员还不肯退"))
@@ -524,8 +535,12 @@ def test_cross_validated_figures() -> None:
     assert results["blind9"].right / results["blind9"].n >= 0.985
     assert results["blind10"].right / results["blind10"].n >= 0.97
     assert results["blind11"].right / results["blind11"].n >= 0.95
+    assert results["blind14"].right / results["blind14"].n >= 0.90
+    assert results["blind15"].right / results["blind15"].n >= 0.90
     right = sum(r.right for r in results.values())
-    assert right / sum(r.n for r in results.values()) >= 0.97
+    # 97.3 % over the 15 files before blind14/15 (85.2 % / 87.0 % on arrival, tuned by
+    # class only to 90 %) joined: 96.4 % over the 17
+    assert right / sum(r.n for r in results.values()) >= 0.96
 
 
 # ------------------------------------------------------------------ held out: never tuned on
@@ -549,3 +564,20 @@ def test_held_out_blind13_as_measured_on_arrival() -> None:
     leaks = [(r["text"], got) for r, got in results if r["expected"] != "12345" and got == "12345"]
     assert leaks == []
     assert right / len(rows) >= 0.95, _wrong(results)
+
+
+def test_held_out_blind16_as_measured_on_arrival() -> None:
+    """`holdout/blind16` (300 alerts, a third of its emergencies opening with a routine
+    request, written blind on 2026-11-23 after blind14/15 were used) measured untouched
+    on the final rules of that evening: 86.7 %, no emergency to 12345 — every one of its
+    40 misses the safe way (30 12345 matters to the command centre, 10 fishing vessels to
+    the command centre or maritime SAR). Held out like blind13: its floor and its zero are
+    the measured figures, not tuned ones."""
+    with (HOLDOUT / "blind16.jsonl").open(encoding="utf-8") as fh:
+        rows = [json.loads(line) for line in fh if line.strip()]
+    assert len(rows) == 300
+    results = _results(rows)
+    right = sum(got == row["expected"] for row, got in results)
+    leaks = [(r["text"], got) for r, got in results if r["expected"] != "12345" and got == "12345"]
+    assert leaks == []
+    assert right / len(rows) >= 0.866, _wrong(results)
