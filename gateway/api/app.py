@@ -153,6 +153,12 @@ def create_app(settings: Settings) -> FastAPI:
         version="1.0.0",
         summary="Social emergency linkage gateway: alerts in, routing, orders, supervision.",
         lifespan=lifespan,
+        # FastAPI's own OpenTelemetry layer (`fastapi.telemetry`, on as soon as a process
+        # installs an SDK tracer provider, which every linkgate process does) would add a
+        # second server span and operation spans (dependencies, endpoint, serialisation) to
+        # every request: TraceMiddleware below is the one server span. Metrics are
+        # Prometheus' (/metrics), logs structlog's.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.settings = settings
     app.state.startup_hooks = []
