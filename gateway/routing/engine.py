@@ -160,6 +160,7 @@ class RuleEngine:
         # The fallback stands down when any phrase of an emergency rule occurs (even if
         # the rule's other conditions do not hold), or any of `fallback.none`.
         guard = self._ids("fallback", list(ruleset.fallback.none))
+        self._fallback_none = guard
         self._fallback_guard = guard.union(*(c.reported for c in compiled if c.rule.emergency))
         self._automaton = ahocorasick.Automaton()
         for phrase, pid in self._phrase_ids.items():
@@ -369,7 +370,7 @@ class RuleEngine:
             and not facts.category
             and not facts.at_sea
             and not facts.place_only
-            and self._fallback_guard.isdisjoint(hits)
+            and self._fallback_clear(hits, text)
             and fb.is_hotline(text)
             and not self.danger_words(text, hits)
         ):
@@ -489,8 +490,22 @@ class RuleEngine:
 
     def fallback_may_apply(self, normalised_text: str) -> bool:
         """Whether the fallback may look at this (normalised) text at all (enabled or
-        not): no phrase of an emergency rule, nor of `fallback.none`, occurs in it."""
-        return self._fallback_guard.isdisjoint(self.hits(normalised_text))
+        not): see `_fallback_clear`."""
+        return self._fallback_clear(self.hits(normalised_text), normalised_text)
+
+    def _fallback_clear(self, hits: dict[int, int], text: str) -> bool:
+        """No phrase of an emergency rule nor of `fallback.none` occurs — or the emergency
+        phrases occur only in a defuse context (an event that is over, a question about
+        what to do if), which stood those rules down, with no acute danger and no
+        `fallback.none` phrase: then the model may judge the request that is left."""
+        if self._fallback_guard.isdisjoint(hits):
+            return True
+        return (
+            self._fallback_none.isdisjoint(hits)
+            and bool(self._defuse)
+            and self.defused_by(hits) is not None
+            and not self.acute_now(text)
+        )
 
     def _decide(self, facts: AlertFacts, hits: dict[int, int], text: str) -> RoutingDecision:
         candidates = set(self._phraseless)

@@ -145,8 +145,8 @@ BLIND = ["blind2", "blind3", "blind4", "blind5", "blind6", "blind7", "blind8", "
 FLOORS = {"dev": 0.99, "heldout": 0.97, "dev2": 0.95, "blind2": 0.98, "blind3": 0.98,
           "blind4": 0.99, "blind5": 0.96,
           "blind6": 0.88, "blind7": 0.976, "blind8": 0.95, "blind9": 0.98,
-          "blind10": 0.97, "blind11": 0.95, "blind12": 0.96, "blind14": 0.90,
-          "blind15": 0.90}
+          "blind10": 0.97, "blind11": 0.95, "blind12": 0.96, "blind14": 0.925,
+          "blind15": 0.91}
 # blind8 untouched had 6 emergencies to 12345 with the -14 veto; with the danger veto and
 # the -5 veto it has 2 out of sample (leave-one-file-out, `test_cross_validated_figures`)
 # and 0 with the shipped model, which is now trained on blind8 too. Every file: none.
@@ -367,6 +367,28 @@ def test_fallback_stands_down_on_any_emergency_phrase() -> None:
     for facts in [AlertFacts(text=text, category="x.unknown"), AlertFacts(text=text, at_sea=True)]:
         assert ENGINE.classify(facts).destination.value != "12345"
 
+
+
+def test_fallback_may_judge_what_is_left_once_a_danger_is_over() -> None:
+    """Round 5: an emergency phrase in a defuse context (a danger that is over, a question
+    about what to do IF) no longer blocks the fallback — the rules stood down, and the
+    request that is left goes where the model says. A present danger, or a `fallback.none`
+    phrase, still blocks it."""
+    over = "上次火灾我家被隔壁连累烧了，隔壁不赔，法院起诉要多久"
+    norm = normalise(over)
+    assert ENGINE.defused_by(ENGINE.hits(norm)) is not None
+    assert ENGINE.fallback_may_apply(norm)
+    d = ENGINE.classify(AlertFacts(text=over))
+    assert d.destination.value == "12345" and d.rule == FALLBACK_RULE, d
+    for now in ["，现在隔壁又着火了", "，我爸一直昏迷不醒"]:
+        text = over + now
+        assert not ENGINE.fallback_may_apply(normalise(text))
+        assert ENGINE.classify(AlertFacts(text=text)).destination.value == "command-centre"
+    # resolved: the child was found; said again with the danger still on, it is 110's
+    found = "下午孩子在公园跑丢了半小时，后来找到了，想建议公园多装几个广播"
+    assert ENGINE.defused_by(ENGINE.hits(normalise(found))) is not None
+    lost = "孩子在公园跑丢了半小时，还没找到，想建议公园多装几个广播"
+    assert ENGINE.classify(AlertFacts(text=lost)).destination.value == "command-centre"
 
 def test_fallback_model_is_compact_and_reproducible() -> None:
     from gateway.routing import train_fallback as tf
