@@ -145,8 +145,8 @@ BLIND = ["blind2", "blind3", "blind4", "blind5", "blind6", "blind7", "blind8", "
 FLOORS = {"dev": 0.99, "heldout": 0.97, "dev2": 0.95, "blind2": 0.98, "blind3": 0.98,
           "blind4": 0.99, "blind5": 0.96,
           "blind6": 0.88, "blind7": 0.976, "blind8": 0.95, "blind9": 0.98,
-          "blind10": 0.97, "blind11": 0.95, "blind12": 0.96, "blind14": 0.925,
-          "blind15": 0.91}
+          "blind10": 0.97, "blind11": 0.95, "blind12": 0.96, "blind14": 0.935,
+          "blind15": 0.915}
 # blind8 untouched had 6 emergencies to 12345 with the -14 veto; with the danger veto and
 # the -5 veto it has 2 out of sample (leave-one-file-out, `test_cross_validated_figures`)
 # and 0 with the shipped model, which is now trained on blind8 too. Every file: none.
@@ -594,7 +594,8 @@ def test_held_out_blind16_as_measured_on_arrival() -> None:
     on the final rules of that evening: 86.7 %, no emergency to 12345 — every one of its
     40 misses the safe way (30 12345 matters to the command centre, 10 fishing vessels to
     the command centre or maritime SAR). Held out like blind13: its floor and its zero are
-    the measured figures, not tuned ones."""
+    the measured figures, not tuned ones. Its misses were read before round 5b, so its
+    89.3 % on the later rules is no clean estimate: blind17 is (next test)."""
     with (HOLDOUT / "blind16.jsonl").open(encoding="utf-8") as fh:
         rows = [json.loads(line) for line in fh if line.strip()]
     assert len(rows) == 300
@@ -603,3 +604,19 @@ def test_held_out_blind16_as_measured_on_arrival() -> None:
     leaks = [(r["text"], got) for r, got in results if r["expected"] != "12345" and got == "12345"]
     assert leaks == []
     assert right / len(rows) >= 0.866, _wrong(results)
+
+
+def test_held_out_blind17_as_measured_on_arrival() -> None:
+    """`holdout/blind17` (300 alerts, written blind after rounds 5a/5b; asked for half of
+    its 12345 matters to name something alarming that is over, hypothetical, figurative
+    or negated) measured untouched: 81.7 % on the round-5b rules (79.0 % on those of the
+    session's start), then 82.0 % on the final ones (round 5c, made from blind14/15 only,
+    before any of blind17's misses was read); no emergency to 12345 on any of them."""
+    with (HOLDOUT / "blind17.jsonl").open(encoding="utf-8") as fh:
+        rows = [json.loads(line) for line in fh if line.strip()]
+    assert len(rows) == 300
+    results = _results(rows)
+    right = sum(got == row["expected"] for row, got in results)
+    leaks = [(r["text"], got) for r, got in results if r["expected"] != "12345" and got == "12345"]
+    assert leaks == []
+    assert right / len(rows) >= 0.82 - 1e-9, _wrong(results)
