@@ -12,21 +12,23 @@ from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
-from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import (
     BatchSpanProcessor,
     ConsoleSpanExporter,
     SimpleSpanProcessor,
     SpanExporter,
 )
-from opentelemetry.trace import Span, SpanKind
+from opentelemetry.sdk.trace.sampling import Decision
+from opentelemetry.trace import Link, NonRecordingSpan, Span, SpanContext, SpanKind, TraceFlags
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+from opentelemetry.util.types import Attributes
 from pydantic import BaseModel
 
 from contracts.envelope import CloudEvent
@@ -37,16 +39,113 @@ _PROPAGATOR = TraceContextTextMapPropagator()
 EventHandler = Callable[[CloudEvent, BaseModel], Awaitable[None]]
 
 
+class _LeanTracer(trace.Tracer):
+    """The SDK's tracer, except that while its provider has no span processor (nothing
+    would ever read the span) it makes no SDK span: it returns a `NonRecordingSpan` with
+    the ids and flags the SDK would have given it, so trace context propagates exactly
+    as before. A span is ~21 µs of CPU through the SDK, ~8 µs this way (in-process
+    measure); every webhook request and every consumed message starts one.
+    """
+
+    def __init__(self, sdk: trace.Tracer, provider: _LeanTracerProvider) -> None:
+        self._sdk = sdk
+        self._provider = provider
+
+    def start_span(
+        self,
+        name: str,
+        context: otel_context.Context | None = None,
+        kind: SpanKind = SpanKind.INTERNAL,
+        attributes: Attributes = None,
+        links: Sequence[Link] | None = (),
+        start_time: int | None = None,
+        record_exception: bool = True,
+        set_status_on_exception: bool = True,
+    ) -> Span:
+        provider = self._provider
+        if provider.recording:
+            return self._sdk.start_span(
+                name, context, kind, attributes, links, start_time, record_exception,
+                set_status_on_exception,
+            )
+        # what opentelemetry.sdk.trace.Tracer.start_span decides, minus the span object
+        parent = trace.get_current_span(context).get_span_context()
+        ids = provider.id_generator
+        if parent.is_valid:
+            trace_id, random_id = parent.trace_id, parent.trace_flags.random_trace_id
+        else:
+            trace_id, random_id = ids.generate_trace_id(), ids.is_trace_id_random()
+        result = provider.sampler.should_sample(context, trace_id, name, kind, attributes, links)
+        sampled = result.decision is Decision.RECORD_AND_SAMPLE
+        flags = TraceFlags.SAMPLED if sampled else TraceFlags.DEFAULT
+        if random_id:
+            flags |= TraceFlags.RANDOM_TRACE_ID
+        return NonRecordingSpan(
+            SpanContext(
+                trace_id, ids.generate_span_id(), is_remote=False,
+                trace_flags=TraceFlags(flags), trace_state=result.trace_state,
+            )
+        )
+
+    @contextmanager
+    def start_as_current_span(  # type: ignore[override]  # the API's decorator is private
+        self,
+        name: str,
+        context: otel_context.Context | None = None,
+        kind: SpanKind = SpanKind.INTERNAL,
+        attributes: Attributes = None,
+        links: Sequence[Link] | None = (),
+        start_time: int | None = None,
+        record_exception: bool = True,
+        set_status_on_exception: bool = True,
+        end_on_exit: bool = True,
+    ) -> Iterator[Span]:
+        span = self.start_span(
+            name, context, kind, attributes, links, start_time, record_exception,
+            set_status_on_exception,
+        )
+        with trace.use_span(
+            span, end_on_exit=end_on_exit, record_exception=record_exception,
+            set_status_on_exception=set_status_on_exception,
+        ) as current:
+            yield current
+
+
+class _LeanTracerProvider(TracerProvider):
+    """The SDK provider whose tracers build spans only once a span processor is added
+    (an exporter from `OTEL_TRACES_EXPORTER`, or a test's in-memory one)."""
+
+    recording = False
+
+    def add_span_processor(self, span_processor: SpanProcessor) -> None:
+        super().add_span_processor(span_processor)
+        self.recording = True
+
+    def get_tracer(
+        self,
+        instrumenting_module_name: str,
+        instrumenting_library_version: str | None = None,
+        schema_url: str | None = None,
+        attributes: Attributes = None,
+    ) -> trace.Tracer:
+        sdk = super().get_tracer(
+            instrumenting_module_name, instrumenting_library_version, schema_url, attributes
+        )
+        return _LeanTracer(sdk, self)
+
+
 def setup_tracing(exporter: SpanExporter | None = None, *, batch: bool = True) -> TracerProvider:
     """Install the SDK tracer provider once per process (the bare API makes no ids).
 
     Called again it reuses the provider and only adds `exporter` (tests add an in-memory one).
+    Until a span processor is added, spans are not recorded, only their ids made
+    (`_LeanTracer`).
     """
     current = trace.get_tracer_provider()
     if isinstance(current, TracerProvider):
         provider = current
     else:
-        provider = TracerProvider()
+        provider = _LeanTracerProvider()
         trace.set_tracer_provider(provider)
         env_exporter = _exporter_from_env()
         if env_exporter is not None:
@@ -73,7 +172,9 @@ def _exporter_from_env() -> SpanExporter | None:
     return None
 
 
+@functools.cache
 def tracer() -> trace.Tracer:
+    """The process's tracer (made once: the SDK builds a new one on every get_tracer)."""
     setup_tracing()
     return trace.get_tracer(TRACER_NAME)
 
