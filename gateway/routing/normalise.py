@@ -146,15 +146,69 @@ def to_simplified(text: str) -> str:
     return _converter().convert(text)
 
 
+def _char_class(code_points: list[int]) -> str:
+    """A regex character class body for the code points, as ranges (sorted input)."""
+    out: list[str] = []
+    start = prev = code_points[0]
+    for cp in [*code_points[1:], -2]:
+        if cp == prev + 1:
+            prev = cp
+            continue
+        out.append(re.escape(chr(start)) if start == prev
+                   else f"{re.escape(chr(start))}-{re.escape(chr(prev))}")
+        start = prev = cp
+    return "".join(out)
+
+
+@lru_cache(maxsize=1)
+def _fast_path() -> tuple[re.Pattern[str], re.Pattern[str], re.Pattern[str]]:
+    """Three regexes for the common cases of :func:`normalise` (BMP-only classes compile
+    to bitmaps: one C-level scan each, ~2.5x faster than `str.translate` with a dict):
+
+    - the dropped characters of the Basic Multilingual Plane;
+    - *plain* characters — CJK unified ideographs, ASCII letters and digits: NFKC-stable
+      starters with no decomposition, whose only fold is ASCII case;
+    - *settled* characters — plain ones without upper case or a traditional character:
+      every step of a round is the identity on them (`to_simplified` returns the text).
+    """
+    drop = _char_class(sorted(cp for cp in _drop_table() if cp < 0x10000))
+    hant, _ = _script_tables()
+    cjk = set(range(0x3400, 0x4DC0)) | set(range(0x4E00, 0xA000))
+    digits, lower = set(range(0x30, 0x3A)), set(range(0x61, 0x7B))
+    plain = cjk | digits | lower | set(range(0x41, 0x5B))
+    settled = (cjk - {ord(c) for c in hant}) | digits | lower
+    return (
+        re.compile(f"[{drop}]+"),
+        re.compile(f"[{_char_class(sorted(plain))}]*"),
+        re.compile(f"[{_char_class(sorted(settled))}]*"),
+    )
+
+
+def _round(text: str) -> str:
+    """One round of normalisation: fold, then traditional → simplified."""
+    return to_simplified(_fold(text))
+
+
 def normalise(text: str) -> str:
     """The canonical matching form of a text. Idempotent; never raises on a str."""
+    drop_bmp, plain, settled = _fast_path()
+    # Once the BMP's spacing and punctuation are dropped, what is left is usually plain
+    # (an astral character to drop would still be there, and fail the match). Then the
+    # fold of the first round is just ASCII case, and when only settled characters are
+    # left the result is already final: the same strings as the generic rounds below.
+    dropped = drop_bmp.sub("", text)
+    if settled.fullmatch(dropped):
+        return dropped
     current = text
+    nxt = to_simplified(dropped.casefold()) if plain.fullmatch(dropped) else _round(text)
     # Folding and conversion can feed each other for rare characters (a t2s output
     # that NFKC changes again): iterate to a fixed point so that the function is
-    # idempotent for every input. Real text settles after one round.
-    for _ in range(_MAX_ROUNDS):
-        nxt = to_simplified(_fold(current))
-        if nxt == current:
-            break
+    # idempotent for every input. Real text settles after one round; a round's output
+    # made of settled characters is a fixed point, so the confirming round is skipped
+    # (it would return that same string).
+    for _ in range(_MAX_ROUNDS - 1):
+        if nxt == current or settled.fullmatch(nxt):
+            return nxt
         current = nxt
-    return current
+        nxt = _round(current)
+    return nxt
