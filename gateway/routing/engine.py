@@ -217,7 +217,6 @@ class RuleEngine:
         # The fallback stands down when any phrase of an emergency rule occurs (even if
         # the rule's other conditions do not hold), or any of `fallback.none`.
         guard = self._ids("fallback", list(ruleset.fallback.none))
-        self._fallback_none = guard
         self._fallback_guard = guard.union(*(c.reported for c in compiled if c.rule.emergency))
         self._automaton = ahocorasick.Automaton()
         for phrase, pid in self._phrase_ids.items():
@@ -235,6 +234,7 @@ class RuleEngine:
         self._veto_below = fallback.veto_below if fallback.veto_below is not None else 0.0
         self._acute: set[str] = set()
         self._danger, self._danger_defused = self._compile_danger(ruleset)
+        self._present = self._compile_present(ruleset)
 
     def _negations(
         self, ruleset: RuleSet, compiled: list[_Compiled]
@@ -312,6 +312,37 @@ class RuleEngine:
             automaton.add_word(u, (len(u), 0 if u in explicit or u not in negated else 2, u))
         automaton.make_automaton()
         return automaton, dv.defused
+
+    @staticmethod
+    def _compile_present(ruleset: RuleSet) -> list[tuple[str, tuple[tuple[str, int], ...]]]:
+        """Each present marker with the masks that contain it (and where), so that an
+        occurrence inside a mask (到现在) is skipped."""
+        dv = ruleset.danger_veto
+        if dv is None:
+            return []
+        masks = [m for m in (normalise(x) for x in ruleset.masks) if m]
+        out = []
+        for raw in dv.present:
+            marker = normalise(raw)
+            if not marker:
+                continue
+            hiding = tuple(
+                (m, i) for m in masks for i in range(len(m)) if m.startswith(marker, i)
+            )
+            out.append((marker, hiding))
+        return out
+
+    def _present_from(self, text: str) -> int | None:
+        """Where the first present marker (outside a mask) starts, or None."""
+        first: int | None = None
+        for marker, hiding in self._present:
+            i = text.find(marker)
+            while i != -1 and (first is None or i < first):
+                if not any(i >= off and text.startswith(m, i - off) for m, off in hiding):
+                    first = i
+                    break
+                i = text.find(marker, i + 1)
+        return first
 
     # ------------------------------------------------------------------ building
 
@@ -470,12 +501,13 @@ class RuleEngine:
         if found and self._danger_defused and self._defuse:
             if self.defused_by(self.hits(normalised_text) if hits is None else hits):
                 # a defuse context stands down only dangers that may be past; an acute
-                # one told in the same breath is happening now
-                return [w for w in found if w in self._acute]
+                # one, or one told after a present marker, is happening now
+                return self.present_danger(normalised_text)
         return found
 
-    def _danger_found(self, normalised_text: str) -> list[str]:
-        """The danger words in the text outside unless/negation compounds (no defuse)."""
+    def _danger_found(self, normalised_text: str, start_at: int = 0) -> list[str]:
+        """The danger words in the text outside unless/negation compounds (no defuse),
+        those starting at `start_at` or later."""
         automaton = self._danger
         if automaton is None or not normalised_text:
             return []
@@ -494,7 +526,7 @@ class RuleEngine:
             if kind != 1 or word in found:
                 continue
             start = end - n + 1
-            if any(s <= start and end <= e for s, e in spans):
+            if start < start_at or any(s <= start and end <= e for s, e in spans):
                 continue
             found.append(word)
         return found
@@ -505,6 +537,15 @@ class RuleEngine:
         if not self._acute:
             return []
         return [w for w in self._danger_found(normalised_text) if w in self._acute]
+
+    def present_danger(self, normalised_text: str) -> list[str]:
+        """What no defuse context stands down: the acute words, and every danger word
+        told after a present marker (去年投诉过漏水，现在天花板掉下来了)."""
+        found = self.acute_now(normalised_text)
+        start = self._present_from(normalised_text) if self._present else None
+        if start is not None:
+            found += [w for w in self._danger_found(normalised_text, start) if w not in found]
+        return found
 
     def would_veto(self, normalised_text: str) -> bool:
         """Whether either veto would move a 12345 rule decision on this text."""
@@ -572,17 +613,18 @@ class RuleEngine:
         return self._fallback_clear(self.hits(normalised_text), normalised_text)
 
     def _fallback_clear(self, hits: dict[int, int], text: str) -> bool:
-        """No phrase of an emergency rule nor of `fallback.none` occurs — or the emergency
-        phrases occur only in a defuse context (an event that is over, a question about
-        what to do if), which stood those rules down, with no acute danger and no
-        `fallback.none` phrase: then the model may judge the request that is left."""
+        """No phrase of an emergency rule nor of `fallback.none` occurs — or the text is
+        in a defuse context (an event that is over, a question about what to do if),
+        which stood the emergency rules down, with no acute danger: then the model may
+        judge the request that is left. `fallback.none` (救, 刚才, 突然…) is not asked
+        there: a story of what is over is told with those words (救出来了, 救援很及时),
+        and each context's own `none` list already names what keeps a danger present."""
         if self._fallback_guard.isdisjoint(hits):
             return True
         return (
-            self._fallback_none.isdisjoint(hits)
-            and bool(self._defuse)
+            bool(self._defuse)
             and self.defused_by(hits) is not None
-            and not self.acute_now(text)
+            and not self.present_danger(text)
         )
 
     def _decide(self, facts: AlertFacts, hits: dict[int, int], text: str) -> RoutingDecision:
@@ -607,7 +649,7 @@ class RuleEngine:
                 continue
             if k.defusable:
                 if defused is None:
-                    defused = self.defused_by(hits) is not None and not self.acute_now(text)
+                    defused = self.defused_by(hits) is not None and not self.present_danger(text)
                 if defused:
                     continue
             rank = k.rank

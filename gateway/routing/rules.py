@@ -189,13 +189,18 @@ class DangerVeto(_Strict):
 
     words: PhraseList = Field(min_length=1)
     acute: PhraseList = Field(default_factory=list)
+    # Markers of the present (现在, 今天, 刚才…): a danger word told after one is happening
+    # now, so no defuse context stands it down either (去年投诉过漏水，现在天花板掉下来了).
+    # An occurrence inside one of the top-level `masks` (到现在: a complaint's duration)
+    # is no marker.
+    present: PhraseList = Field(default_factory=list)
     negations: PhraseList = Field(default_factory=list)
     unless: PhraseList = Field(default_factory=list)
     defused: bool = True
 
     @model_validator(mode="after")
     def _plain(self) -> DangerVeto:
-        for phrase in [*self.words, *self.acute, *self.negations, *self.unless]:
+        for phrase in [*self.words, *self.acute, *self.present, *self.negations, *self.unless]:
             if SET_REF.match(phrase):
                 raise ValueError(f"danger_veto: {phrase!r}: write phrases out, not `@set`")
         return self

@@ -86,8 +86,15 @@ negation; feedback on an event of the last days; questions about what to do IF),
 those changes, unseen by blind14, took it to 86.0 % with 3; blind14's classes then
 (a suspicious package or powder; a fake investigation steering the victim now; ticket,
 check-up and safety-kit words that hold a one-character hint; fishery craft by local
-name). Both joined the model's training; their floors (90 %) are tuned numbers. The fresh
+name). Both joined the model's training; their floors are tuned numbers. The fresh
 estimate is `holdout/blind16` (see its test).
+
+`blind18` (300, written blind as "a realistic week", a quarter of it naturally ambiguous)
+was measured untouched on the round-5c rules: 91.0 % with 1 emergency to 12345 (a smell
+of petrol in water dripping from upstairs, told after "别的没事，就是想问一下"); 91.7 % / 1
+on round 5d, 89.0 % / 1 on the rules of the session's start. Its classes then joined
+round 5d (fuel and chemical smells where people are; future-day questions; reported to
+the police already; fishery words and overdue boats); it is in training, floor tuned.
 """
 
 from __future__ import annotations
@@ -141,12 +148,12 @@ def _wrong(results: list[tuple[dict[str, str], str]]) -> list[tuple[str, str, st
 
 
 BLIND = ["blind2", "blind3", "blind4", "blind5", "blind6", "blind7", "blind8", "blind9",
-         "blind10", "blind11", "blind12", "blind14", "blind15"]
+         "blind10", "blind11", "blind12", "blind14", "blind15", "blind18"]
 FLOORS = {"dev": 0.99, "heldout": 0.97, "dev2": 0.95, "blind2": 0.98, "blind3": 0.98,
           "blind4": 0.99, "blind5": 0.96,
           "blind6": 0.88, "blind7": 0.976, "blind8": 0.95, "blind9": 0.98,
-          "blind10": 0.97, "blind11": 0.95, "blind12": 0.96, "blind14": 0.935,
-          "blind15": 0.915}
+          "blind10": 0.97, "blind11": 0.95, "blind12": 0.96, "blind14": 0.955,
+          "blind15": 0.935, "blind18": 0.945}
 # blind8 untouched had 6 emergencies to 12345 with the -14 veto; with the danger veto and
 # the -5 veto it has 2 out of sample (leave-one-file-out, `test_cross_validated_figures`)
 # and 0 with the shipped model, which is now trained on blind8 too. Every file: none.
@@ -463,7 +470,7 @@ def test_veto_sends_a_smell_of_danger_to_the_command_centre() -> None:
     assert _with_veto(None).veto_score(normalise(text)) is None
     score = ENGINE.veto_score(normalise(text))
     veto_below = load_rules_file(DEFAULT_RULES_FILE).fallback.veto_below
-    assert veto_below == -1.0  # train_fallback --veto, blind14/15 in training
+    assert veto_below == 0.0  # train_fallback --veto, blind14/15/18 in training
     assert score is not None and score < veto_below
     # an everyday 12345 matter passes
     ok = ENGINE.classify(AlertFacts(text="小区门口的便利店卖过期酸奶，店员还不肯退"))
@@ -559,6 +566,7 @@ def test_cross_validated_figures() -> None:
     assert results["blind11"].right / results["blind11"].n >= 0.95
     assert results["blind14"].right / results["blind14"].n >= 0.90
     assert results["blind15"].right / results["blind15"].n >= 0.90
+    assert results["blind18"].right / results["blind18"].n >= 0.94
     right = sum(r.right for r in results.values())
     # 97.3 % over the 15 files before blind14/15 (85.2 % / 87.0 % on arrival, tuned by
     # class only to 90 %) joined: 96.4 % over the 17
@@ -610,8 +618,9 @@ def test_held_out_blind17_as_measured_on_arrival() -> None:
     """`holdout/blind17` (300 alerts, written blind after rounds 5a/5b; asked for half of
     its 12345 matters to name something alarming that is over, hypothetical, figurative
     or negated) measured untouched: 81.7 % on the round-5b rules (79.0 % on those of the
-    session's start), then 82.0 % on the final ones (round 5c, made from blind14/15 only,
-    before any of blind17's misses was read); no emergency to 12345 on any of them."""
+    session's start), then 82.0 % on round 5c and 84.0 % on round 5d (made from blind14,
+    15 and 18 only; none of blind17's misses has been read); no emergency to 12345 on any
+    of them."""
     with (HOLDOUT / "blind17.jsonl").open(encoding="utf-8") as fh:
         rows = [json.loads(line) for line in fh if line.strip()]
     assert len(rows) == 300
@@ -619,4 +628,26 @@ def test_held_out_blind17_as_measured_on_arrival() -> None:
     right = sum(got == row["expected"] for row, got in results)
     leaks = [(r["text"], got) for r, got in results if r["expected"] != "12345" and got == "12345"]
     assert leaks == []
-    assert right / len(rows) >= 0.82 - 1e-9, _wrong(results)
+    assert right / len(rows) >= 0.84 - 1e-9, _wrong(results)
+
+
+def test_a_danger_told_after_a_present_marker_is_never_defused() -> None:
+    """Round 5d: a defuse context (an event that is over) stands a danger word down only
+    if it is not told after a marker of the present (`danger_veto.present`): "上次投诉装修
+    没人管，现在墙塌了" was 12345 before. 到现在 (a complaint's duration) is a mask, so it
+    marks nothing; a past story with the present only as "现在没事了" stays 12345."""
+    for text in ["去年投诉过楼上漏水，现在天花板掉下来了",
+                 "去年投诉过楼上漏水，现在天花板往下掉水泥块"]:
+        norm = normalise(text)
+        assert ENGINE.defused_by(ENGINE.hits(norm)) == "past-event-enquiry", text
+        assert ENGINE.present_danger(norm), text
+        d = ENGINE.classify(AlertFacts(text=text))
+        assert d.destination.value == "command-centre" and d.emergency, (text, d)
+    # a person harmed now also keeps the context from holding at all (its `none`)
+    for text in ["上次投诉装修没人管，现在墙塌了", "上个月投诉过楼上装修，刚才吊灯砸下来了"]:
+        assert ENGINE.classify(AlertFacts(text=text)).destination.value == "command-centre"
+    for text in ["我家孩子上周在学校摔了一跤，现在没事了，学校不给个说法",
+                 "去年台风把我家屋顶掀了，到现在补助还没下来"]:
+        norm = normalise(text)
+        assert ENGINE.present_danger(norm) == [], text
+        assert ENGINE.classify(AlertFacts(text=text)).destination.value == "12345", text
