@@ -95,6 +95,12 @@ of petrol in water dripping from upstairs, told after "别的没事，就是想�
 on round 5d, 89.0 % / 1 on the rules of the session's start. Its classes then joined
 round 5d (fuel and chemical smells where people are; future-day questions; reported to
 the police already; fishery words and overdue boats); it is in training, floor tuned.
+
+`blind19` (300, another realistic week, written blind) measured untouched on round 5d:
+91.3 % with 2 emergencies to 12345 (a landlord's men pushing the caller at the door; a
+farewell, "只是想跟你们说声再见，谢谢这个城市"); 89.3 % / 3 on the rules of the session's
+start. Round 5e took its classes (hands on the caller; a farewell said now → `acute`;
+where-to questions; boat registrations and farms; sea trouble in Cantonese); in training.
 """
 
 from __future__ import annotations
@@ -148,12 +154,12 @@ def _wrong(results: list[tuple[dict[str, str], str]]) -> list[tuple[str, str, st
 
 
 BLIND = ["blind2", "blind3", "blind4", "blind5", "blind6", "blind7", "blind8", "blind9",
-         "blind10", "blind11", "blind12", "blind14", "blind15", "blind18"]
+         "blind10", "blind11", "blind12", "blind14", "blind15", "blind18", "blind19"]
 FLOORS = {"dev": 0.99, "heldout": 0.97, "dev2": 0.95, "blind2": 0.98, "blind3": 0.98,
           "blind4": 0.99, "blind5": 0.96,
           "blind6": 0.88, "blind7": 0.976, "blind8": 0.95, "blind9": 0.98,
           "blind10": 0.97, "blind11": 0.95, "blind12": 0.96, "blind14": 0.955,
-          "blind15": 0.935, "blind18": 0.945}
+          "blind15": 0.935, "blind18": 0.945, "blind19": 0.965}
 # blind8 untouched had 6 emergencies to 12345 with the -14 veto; with the danger veto and
 # the -5 veto it has 2 out of sample (leave-one-file-out, `test_cross_validated_figures`)
 # and 0 with the shipped model, which is now trained on blind8 too. Every file: none.
@@ -567,6 +573,7 @@ def test_cross_validated_figures() -> None:
     assert results["blind14"].right / results["blind14"].n >= 0.90
     assert results["blind15"].right / results["blind15"].n >= 0.90
     assert results["blind18"].right / results["blind18"].n >= 0.94
+    assert results["blind19"].right / results["blind19"].n >= 0.95
     right = sum(r.right for r in results.values())
     # 97.3 % over the 15 files before blind14/15 (85.2 % / 87.0 % on arrival, tuned by
     # class only to 90 %) joined: 96.4 % over the 17
