@@ -658,3 +658,20 @@ def test_a_danger_told_after_a_present_marker_is_never_defused() -> None:
         norm = normalise(text)
         assert ENGINE.present_danger(norm) == [], text
         assert ENGINE.classify(AlertFacts(text=text)).destination.value == "12345", text
+
+
+def test_held_out_blind20_as_measured_on_arrival() -> None:
+    """`holdout/blind20` (300 alerts, "a realistic week", written blind after round 5e)
+    measured untouched on the final rules of 2026-11-23: 91.0 %, no emergency to 12345 —
+    every one of its 125 emergencies reached the command centre; its 27 misses are 12345
+    matters sent to a human (19) or to the fishery centre (1), and sea incidents sent to
+    the other sea centre or to the command centre (7). The rules of the session's start score 88.0 %, 0 on it. None of
+    its misses has been read: the freshest estimate, held out like blind13 and blind17."""
+    with (HOLDOUT / "blind20.jsonl").open(encoding="utf-8") as fh:
+        rows = [json.loads(line) for line in fh if line.strip()]
+    assert len(rows) == 300
+    results = _results(rows)
+    right = sum(got == row["expected"] for row, got in results)
+    leaks = [(r["text"], got) for r, got in results if r["expected"] != "12345" and got == "12345"]
+    assert leaks == []
+    assert right / len(rows) >= 0.91 - 1e-9, _wrong(results)
