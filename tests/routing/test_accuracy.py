@@ -585,6 +585,19 @@ def test_cross_validated_figures() -> None:
 HOLDOUT = DATA / "holdout"
 
 
+def _assert_held_out(name: str, size: int, measured: float) -> None:
+    """A held-out batch still scores what it measured on arrival, with no emergency to
+    12345 (its floor and its zero are measured figures, not tuned ones)."""
+    with (HOLDOUT / f"{name}.jsonl").open(encoding="utf-8") as fh:
+        rows = [json.loads(line) for line in fh if line.strip()]
+    assert len(rows) == size
+    results = _results(rows)
+    right = sum(got == row["expected"] for row, got in results)
+    leaks = [(r["text"], got) for r, got in results if r["expected"] != "12345" and got == "12345"]
+    assert leaks == []
+    assert right / len(rows) >= measured - 1e-9, _wrong(results)
+
+
 def test_held_out_blind13_as_measured_on_arrival() -> None:
     """`holdout/blind13` (200 alerts, a third of its emergencies opening like a 12345
     matter, written blind) measured untouched on the final rules of 2026-11-23: 95.0 %,
@@ -593,14 +606,7 @@ def test_held_out_blind13_as_measured_on_arrival() -> None:
     training, not in leave-one-file-out, not used to change a rule — so it stays an
     estimate of fresh alerts: its floor and its zero are the measured figures. Tune on it
     and it must move into `DATA` with a new held-out batch written in its place."""
-    with (HOLDOUT / "blind13.jsonl").open(encoding="utf-8") as fh:
-        rows = [json.loads(line) for line in fh if line.strip()]
-    assert len(rows) == 200
-    results = _results(rows)
-    right = sum(got == row["expected"] for row, got in results)
-    leaks = [(r["text"], got) for r, got in results if r["expected"] != "12345" and got == "12345"]
-    assert leaks == []
-    assert right / len(rows) >= 0.95, _wrong(results)
+    _assert_held_out("blind13", 200, 0.95)
 
 
 def test_held_out_blind16_as_measured_on_arrival() -> None:
@@ -611,14 +617,7 @@ def test_held_out_blind16_as_measured_on_arrival() -> None:
     the command centre or maritime SAR). Held out like blind13: its floor and its zero are
     the measured figures, not tuned ones. Its misses were read before round 5b, so its
     89.3 % on the later rules is no clean estimate: blind17 is (next test)."""
-    with (HOLDOUT / "blind16.jsonl").open(encoding="utf-8") as fh:
-        rows = [json.loads(line) for line in fh if line.strip()]
-    assert len(rows) == 300
-    results = _results(rows)
-    right = sum(got == row["expected"] for row, got in results)
-    leaks = [(r["text"], got) for r, got in results if r["expected"] != "12345" and got == "12345"]
-    assert leaks == []
-    assert right / len(rows) >= 0.866, _wrong(results)
+    _assert_held_out("blind16", 300, 0.866)
 
 
 def test_held_out_blind17_as_measured_on_arrival() -> None:
@@ -628,14 +627,7 @@ def test_held_out_blind17_as_measured_on_arrival() -> None:
     session's start), then 82.0 % on round 5c and 84.0 % on round 5d (made from blind14,
     15 and 18 only; none of blind17's misses has been read); no emergency to 12345 on any
     of them."""
-    with (HOLDOUT / "blind17.jsonl").open(encoding="utf-8") as fh:
-        rows = [json.loads(line) for line in fh if line.strip()]
-    assert len(rows) == 300
-    results = _results(rows)
-    right = sum(got == row["expected"] for row, got in results)
-    leaks = [(r["text"], got) for r, got in results if r["expected"] != "12345" and got == "12345"]
-    assert leaks == []
-    assert right / len(rows) >= 0.84 - 1e-9, _wrong(results)
+    _assert_held_out("blind17", 300, 0.84)
 
 
 def test_a_danger_told_after_a_present_marker_is_never_defused() -> None:
@@ -665,13 +657,7 @@ def test_held_out_blind20_as_measured_on_arrival() -> None:
     measured untouched on the final rules of 2026-11-23: 91.0 %, no emergency to 12345 —
     every one of its 125 emergencies reached the command centre; its 27 misses are 12345
     matters sent to a human (19) or to the fishery centre (1), and sea incidents sent to
-    the other sea centre or to the command centre (7). The rules of the session's start score 88.0 %, 0 on it. None of
-    its misses has been read: the freshest estimate, held out like blind13 and blind17."""
-    with (HOLDOUT / "blind20.jsonl").open(encoding="utf-8") as fh:
-        rows = [json.loads(line) for line in fh if line.strip()]
-    assert len(rows) == 300
-    results = _results(rows)
-    right = sum(got == row["expected"] for row, got in results)
-    leaks = [(r["text"], got) for r, got in results if r["expected"] != "12345" and got == "12345"]
-    assert leaks == []
-    assert right / len(rows) >= 0.91 - 1e-9, _wrong(results)
+    the other sea centre or to the command centre (7). The rules of the session's start
+    score 88.0 %, 0 on it. None of its misses has been read: the freshest estimate, held
+    out like blind13 and blind17."""
+    _assert_held_out("blind20", 300, 0.91)
