@@ -40,7 +40,8 @@ from gateway.routing.rules import DEFAULT_RULES_FILE, load_rules_file
 DATA = Path(__file__).resolve().parents[2] / "tests" / "routing" / "data"
 TRAIN = ["dev", "heldout", "dev2", "blind2", "blind3", "blind4", "blind5", "adversarial",
          "blind6", "blind7", "blind8", "blind9", "blind10", "blind11", "blind12",
-         "blind14", "blind15", "blind18", "blind19"]
+         "blind14", "blind15", "blind18", "blind19",
+         "blind21"]
 # Share of the correct 12345 rule decisions (those the danger veto lets through) the model
 # veto may cost. 1.5 %: about 0.6 points of overall accuracy on a batch like blind8, the
 # price of catching ~4 in 5 of the leaks that carry no danger word (docs/routing.md).
@@ -48,7 +49,8 @@ VETO_BUDGET = 0.015
 # Emergencies the rules of the day sent to 12345 on arrival of each blind batch (commits
 # 050cb58, 4fe6597, d3d6c5f, 8baed33, ebf2d94, 9c81839, e42cb00; blind14/15 on 2026-11-23
 # at 654df1c, blind15-derived rules for blind14: 2 of its 4 closed by then; blind18 at
-# 25bac47, blind19 at 40007f6); closed in the rules
+# 25bac47, blind19 at 40007f6,
+# blind21 at ccb558d); closed in the rules
 # since, except blind8's — not tuned on; the vetoes now stop some of them), by `base`.
 ARRIVAL_LEAKS = {
     "blind2": ["blind2.tsv:334", "blind2.tsv:405", "blind2.tsv:406", "blind2.tsv:490"],
@@ -67,6 +69,7 @@ ARRIVAL_LEAKS = {
     "blind15": ["blind15.tsv:91"],
     "blind18": ["blind18.tsv:281"],
     "blind19": ["blind19.tsv:99", "blind19.tsv:116"],
+    "blind21": ["blind21.tsv:250", "blind21.tsv:259", "blind21.tsv:398"],
 }
 HOTLINE = "12345"
 ALPHA = 0.5  # additive smoothing

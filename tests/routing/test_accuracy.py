@@ -101,6 +101,13 @@ the police already; fishery words and overdue boats); it is in training, floor t
 farewell, "只是想跟你们说声再见，谢谢这个城市"); 89.3 % / 3 on the rules of the session's
 start. Round 5e took its classes (hands on the caller; a farewell said now → `acute`;
 where-to questions; boat registrations and farms; sea trouble in Cantonese); in training.
+
+`blind21` (400, realistic, written blind) measured untouched on round 5e (plus the
+what-if fix): 91.2 % with 3 emergencies to 12345 — a goodbye with the pills ready ("我不想
+再麻烦任何人了，药我已经准备好了"), a mother of seventy not back and not answering, asked as
+"是不是要等24小时才能报" (才能报 read as 能报, a reimbursement, by `cost-enquiry`; and
+"还没回，电话" folded to the unless 还没回电), and a takeaway order as a cover ("我现在不方便
+多说"). Round 5f took those classes (and a balcony edge: blind18 out of sample); in training.
 """
 
 from __future__ import annotations
@@ -154,12 +161,12 @@ def _wrong(results: list[tuple[dict[str, str], str]]) -> list[tuple[str, str, st
 
 
 BLIND = ["blind2", "blind3", "blind4", "blind5", "blind6", "blind7", "blind8", "blind9",
-         "blind10", "blind11", "blind12", "blind14", "blind15", "blind18", "blind19"]
+         "blind10", "blind11", "blind12", "blind14", "blind15", "blind18", "blind19", "blind21"]
 FLOORS = {"dev": 0.99, "heldout": 0.97, "dev2": 0.95, "blind2": 0.98, "blind3": 0.98,
           "blind4": 0.99, "blind5": 0.96,
           "blind6": 0.88, "blind7": 0.976, "blind8": 0.95, "blind9": 0.98,
           "blind10": 0.97, "blind11": 0.95, "blind12": 0.96, "blind14": 0.955,
-          "blind15": 0.935, "blind18": 0.945, "blind19": 0.965}
+          "blind15": 0.935, "blind18": 0.945, "blind19": 0.965, "blind21": 0.94}
 # blind8 untouched had 6 emergencies to 12345 with the -14 veto; with the danger veto and
 # the -5 veto it has 2 out of sample (leave-one-file-out, `test_cross_validated_figures`)
 # and 0 with the shipped model, which is now trained on blind8 too. Every file: none.
@@ -574,6 +581,7 @@ def test_cross_validated_figures() -> None:
     assert results["blind15"].right / results["blind15"].n >= 0.90
     assert results["blind18"].right / results["blind18"].n >= 0.94
     assert results["blind19"].right / results["blind19"].n >= 0.95
+    assert results["blind21"].right / results["blind21"].n >= 0.925
     right = sum(r.right for r in results.values())
     # 97.3 % over the 15 files before blind14/15 (85.2 % / 87.0 % on arrival, tuned by
     # class only to 90 %) joined: 96.4 % over the 17
