@@ -41,7 +41,7 @@ DATA = Path(__file__).resolve().parents[2] / "tests" / "routing" / "data"
 TRAIN = ["dev", "heldout", "dev2", "blind2", "blind3", "blind4", "blind5", "adversarial",
          "blind6", "blind7", "blind8", "blind9", "blind10", "blind11", "blind12",
          "blind14", "blind15", "blind18", "blind19",
-         "blind21"]
+         "blind21", "blind22"]
 # Share of the correct 12345 rule decisions (those the danger veto lets through) the model
 # veto may cost. 1.5 %: about 0.6 points of overall accuracy on a batch like blind8, the
 # price of catching ~4 in 5 of the leaks that carry no danger word (docs/routing.md).
@@ -50,7 +50,7 @@ VETO_BUDGET = 0.015
 # 050cb58, 4fe6597, d3d6c5f, 8baed33, ebf2d94, 9c81839, e42cb00; blind14/15 on 2026-11-23
 # at 654df1c, blind15-derived rules for blind14: 2 of its 4 closed by then; blind18 at
 # 25bac47, blind19 at 40007f6,
-# blind21 at ccb558d); closed in the rules
+# blind21 at ccb558d, blind22 at 34add1f); closed in the rules
 # since, except blind8's — not tuned on; the vetoes now stop some of them), by `base`.
 ARRIVAL_LEAKS = {
     "blind2": ["blind2.tsv:334", "blind2.tsv:405", "blind2.tsv:406", "blind2.tsv:490"],
@@ -70,6 +70,7 @@ ARRIVAL_LEAKS = {
     "blind18": ["blind18.tsv:281"],
     "blind19": ["blind19.tsv:99", "blind19.tsv:116"],
     "blind21": ["blind21.tsv:250", "blind21.tsv:259", "blind21.tsv:398"],
+    "blind22": ["blind22.tsv:84", "blind22.tsv:91"],
 }
 HOTLINE = "12345"
 ALPHA = 0.5  # additive smoothing

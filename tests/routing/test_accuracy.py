@@ -108,6 +108,12 @@ what-if fix): 91.2 % with 3 emergencies to 12345 — a goodbye with the pills re
 "是不是要等24小时才能报" (才能报 read as 能报, a reimbursement, by `cost-enquiry`; and
 "还没回，电话" folded to the unless 还没回电), and a takeaway order as a cover ("我现在不方便
 多说"). Round 5f took those classes (and a balcony edge: blind18 out of sample); in training.
+
+`blind22` (300, a realistic week, written blind) measured untouched on round 5f: 91.0 %
+with 2 emergencies to 12345 ("这是我最后一条短信了，谢谢你们"; a drunk man asleep by the fast
+lane, asked as "你们管不管"); 89.3 % / 2 on the session's first rules. Round 5g took them
+(a last message → acute; someone lying at the roadside by traffic; sea: a breached farm
+dyke, a drunk or collapsing skipper, cut off by the tide); in training.
 """
 
 from __future__ import annotations
@@ -161,12 +167,13 @@ def _wrong(results: list[tuple[dict[str, str], str]]) -> list[tuple[str, str, st
 
 
 BLIND = ["blind2", "blind3", "blind4", "blind5", "blind6", "blind7", "blind8", "blind9",
-         "blind10", "blind11", "blind12", "blind14", "blind15", "blind18", "blind19", "blind21"]
+         "blind10", "blind11", "blind12", "blind14", "blind15", "blind18", "blind19", "blind21",
+         "blind22"]
 FLOORS = {"dev": 0.99, "heldout": 0.97, "dev2": 0.95, "blind2": 0.98, "blind3": 0.98,
           "blind4": 0.99, "blind5": 0.96,
           "blind6": 0.88, "blind7": 0.976, "blind8": 0.95, "blind9": 0.98,
           "blind10": 0.97, "blind11": 0.95, "blind12": 0.96, "blind14": 0.955,
-          "blind15": 0.935, "blind18": 0.945, "blind19": 0.965, "blind21": 0.94}
+          "blind15": 0.935, "blind18": 0.945, "blind19": 0.965, "blind21": 0.94, "blind22": 0.94}
 # blind8 untouched had 6 emergencies to 12345 with the -14 veto; with the danger veto and
 # the -5 veto it has 2 out of sample (leave-one-file-out, `test_cross_validated_figures`)
 # and 0 with the shipped model, which is now trained on blind8 too. Every file: none.
@@ -547,8 +554,9 @@ def test_danger_veto_only_ever_moves_a_rules_12345_decision(name: str) -> None:
         assert before.destination.value == "12345" or before.rule == VETO_RULE, before
         assert before.rule != FALLBACK_RULE
         assert after.destination.value == "command-centre" and after.emergency
-        # the veto itself, or an emergency rule an `acute` word kept from standing down
-        assert after.rule == DANGER_RULE or ENGINE.acute_now(normalise(row["text"])), after
+        # the veto itself, or an emergency rule that a present danger (an `acute` word, or a
+        # danger word told after a `present` marker) kept from standing down
+        assert after.rule == DANGER_RULE or ENGINE.present_danger(normalise(row["text"])), after
 
 
 def test_danger_veto_schema() -> None:
@@ -582,6 +590,7 @@ def test_cross_validated_figures() -> None:
     assert results["blind18"].right / results["blind18"].n >= 0.94
     assert results["blind19"].right / results["blind19"].n >= 0.95
     assert results["blind21"].right / results["blind21"].n >= 0.925
+    assert results["blind22"].right / results["blind22"].n >= 0.93
     right = sum(r.right for r in results.values())
     # 97.3 % over the 15 files before blind14/15 (85.2 % / 87.0 % on arrival, tuned by
     # class only to 90 %) joined: 96.4 % over the 17
@@ -666,6 +675,6 @@ def test_held_out_blind20_as_measured_on_arrival() -> None:
     every one of its 125 emergencies reached the command centre; its 27 misses are 12345
     matters sent to a human (19) or to the fishery centre (1), and sea incidents sent to
     the other sea centre or to the command centre (7). The rules of the session's start
-    score 88.0 %, 0 on it. None of its misses has been read: the freshest estimate, held
-    out like blind13 and blind17."""
-    _assert_held_out("blind20", 300, 0.91)
+    score 88.0 %, 0 on it; rounds 5f/5g (from blind21/22 only) 91.7 %, 0. None of its
+    misses has been read: the freshest estimate, held out like blind13 and blind17."""
+    _assert_held_out("blind20", 300, 0.916)
