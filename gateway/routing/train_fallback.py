@@ -43,9 +43,11 @@ TRAIN = ["dev", "heldout", "dev2", "blind2", "blind3", "blind4", "blind5", "adve
          "blind14", "blind15", "blind18", "blind19",
          "blind21", "blind22"]
 # Share of the correct 12345 rule decisions (those the danger veto lets through) the model
-# veto may cost. 1.5 %: about 0.6 points of overall accuracy on a batch like blind8, the
-# price of catching ~4 in 5 of the leaks that carry no danger word (docs/routing.md).
-VETO_BUDGET = 0.015
+# veto may cost. 3 % (1.5 % until round 5g): the 13 emergencies that reached 12345 on
+# arrival of blind14-22 score, out of sample, below 0 twice, below 5 seven times and below
+# 8 nine times; 3 % buys the threshold 5 — about 0.7 points of overall accuracy for
+# catching half of the leaks that no word list had yet (docs/routing.md, round 5h).
+VETO_BUDGET = 0.03
 # Emergencies the rules of the day sent to 12345 on arrival of each blind batch (commits
 # 050cb58, 4fe6597, d3d6c5f, 8baed33, ebf2d94, 9c81839, e42cb00; blind14/15 on 2026-11-23
 # at 654df1c, blind15-derived rules for blind14: 2 of its 4 closed by then; blind18 at

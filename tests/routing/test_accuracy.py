@@ -169,7 +169,7 @@ def _wrong(results: list[tuple[dict[str, str], str]]) -> list[tuple[str, str, st
 BLIND = ["blind2", "blind3", "blind4", "blind5", "blind6", "blind7", "blind8", "blind9",
          "blind10", "blind11", "blind12", "blind14", "blind15", "blind18", "blind19", "blind21",
          "blind22"]
-FLOORS = {"dev": 0.99, "heldout": 0.97, "dev2": 0.95, "blind2": 0.98, "blind3": 0.98,
+FLOORS = {"dev": 0.99, "heldout": 0.97, "dev2": 0.94, "blind2": 0.98, "blind3": 0.98,
           "blind4": 0.99, "blind5": 0.96,
           "blind6": 0.88, "blind7": 0.976, "blind8": 0.95, "blind9": 0.98,
           "blind10": 0.97, "blind11": 0.95, "blind12": 0.96, "blind14": 0.955,
@@ -490,7 +490,7 @@ def test_veto_sends_a_smell_of_danger_to_the_command_centre() -> None:
     assert _with_veto(None).veto_score(normalise(text)) is None
     score = ENGINE.veto_score(normalise(text))
     veto_below = load_rules_file(DEFAULT_RULES_FILE).fallback.veto_below
-    assert veto_below == 0.0  # train_fallback --veto, blind14/15/18 in training
+    assert veto_below == 5.0  # train_fallback --veto at a 3 % budget (round 5h)
     assert score is not None and score < veto_below
     # an everyday 12345 matter passes
     ok = ENGINE.classify(AlertFacts(text="小区门口的便利店卖过期酸奶，店员还不肯退"))
@@ -589,12 +589,14 @@ def test_cross_validated_figures() -> None:
     assert results["blind15"].right / results["blind15"].n >= 0.90
     assert results["blind18"].right / results["blind18"].n >= 0.94
     assert results["blind19"].right / results["blind19"].n >= 0.95
-    assert results["blind21"].right / results["blind21"].n >= 0.925
-    assert results["blind22"].right / results["blind22"].n >= 0.93
+    assert results["blind21"].right / results["blind21"].n >= 0.92
+    assert results["blind22"].right / results["blind22"].n >= 0.92
     right = sum(r.right for r in results.values())
     # 97.3 % over the 15 files before blind14/15 (85.2 % / 87.0 % on arrival, tuned by
-    # class only to 90 %) joined: 96.4 % over the 17
-    assert right / sum(r.n for r in results.values()) >= 0.96
+    # class only to 90 %) joined: 96.4 % over the 17; 96.7 % over the 21 of round 5g;
+    # 95.95 % once the model veto rose from 0 to 5 (round 5h: about 1.9 % more of the
+    # 12345 rule decisions go to a human, to catch half of the fresh leaks no list had)
+    assert right / sum(r.n for r in results.values()) >= 0.955
 
 
 # ------------------------------------------------------------------ held out: never tuned on
@@ -642,9 +644,9 @@ def test_held_out_blind17_as_measured_on_arrival() -> None:
     its 12345 matters to name something alarming that is over, hypothetical, figurative
     or negated) measured untouched: 81.7 % on the round-5b rules (79.0 % on those of the
     session's start), then 82.0 % on round 5c and 84.0 % on round 5d (made from blind14,
-    15 and 18 only; none of blind17's misses has been read); no emergency to 12345 on any
-    of them."""
-    _assert_held_out("blind17", 300, 0.84)
+    15 and 18 only; none of blind17's misses has been read), 83.7 % with the model veto
+    at 5 (round 5h); no emergency to 12345 on any of them."""
+    _assert_held_out("blind17", 300, 0.836)
 
 
 def test_a_danger_told_after_a_present_marker_is_never_defused() -> None:
@@ -675,6 +677,7 @@ def test_held_out_blind20_as_measured_on_arrival() -> None:
     every one of its 125 emergencies reached the command centre; its 27 misses are 12345
     matters sent to a human (19) or to the fishery centre (1), and sea incidents sent to
     the other sea centre or to the command centre (7). The rules of the session's start
-    score 88.0 %, 0 on it; rounds 5f/5g (from blind21/22 only) 91.7 %, 0. None of its
-    misses has been read: the freshest estimate, held out like blind13 and blind17."""
-    _assert_held_out("blind20", 300, 0.916)
+    score 88.0 %, 0 on it; rounds 5f/5g (from blind21/22 only) 91.7 %, 0; with the model
+    veto raised from 0 to 5 (round 5h) 91.3 %, 0. None of its misses has been read: the
+    freshest estimate, held out like blind13 and blind17."""
+    _assert_held_out("blind20", 300, 0.913)
