@@ -479,9 +479,8 @@ class RuleEngine:
             and not facts.category
             and not facts.at_sea
             and not facts.place_only
-            and self._fallback_clear(hits, text)
+            and self._fallback_sees(hits, text)
             and fb.is_hotline(text)
-            and not self.danger_words(text, hits)
         ):
             return RoutingDecision(
                 destination=Destination.HOTLINE_12345,
@@ -608,24 +607,22 @@ class RuleEngine:
         return self._decide(facts, self.hits(text), text)
 
     def fallback_may_apply(self, normalised_text: str) -> bool:
-        """Whether the fallback may look at this (normalised) text at all (enabled or
-        not): see `_fallback_clear`."""
-        return self._fallback_clear(self.hits(normalised_text), normalised_text)
+        """Whether the fallback may judge this (normalised) text at all, enabled or not
+        (`_fallback_sees`): the engine's own condition, which `train_fallback` also uses
+        to choose the model's threshold on exactly the texts the model will see."""
+        return self._fallback_sees(self.hits(normalised_text), normalised_text)
 
-    def _fallback_clear(self, hits: dict[int, int], text: str) -> bool:
-        """No phrase of an emergency rule nor of `fallback.none` occurs — or the text is
-        in a defuse context (an event that is over, a question about what to do if),
-        which stood the emergency rules down, with no acute danger: then the model may
-        judge the request that is left. `fallback.none` (救, 刚才, 突然…) is not asked
-        there: a story of what is over is told with those words (救出来了, 救援很及时),
-        and each context's own `none` list already names what keeps a danger present."""
-        if self._fallback_guard.isdisjoint(hits):
-            return True
-        return (
-            bool(self._defuse)
-            and self.defused_by(hits) is not None
-            and not self.present_danger(text)
-        )
+    def _fallback_sees(self, hits: dict[int, int], text: str) -> bool:
+        """No danger word (`danger_words`), and either no phrase of an emergency rule nor
+        of `fallback.none` — or a defuse context (an event that is over, a question about
+        what to do if) that stood the emergency rules down; there `danger_words` keeps
+        only a present danger, and `fallback.none` (救, 刚才, 突然…) is not asked: a story
+        of what is over is told with those words (救出来了, 救援很及时)."""
+        if not self._fallback_guard.isdisjoint(hits) and not (
+            self._defuse and self.defused_by(hits) is not None
+        ):
+            return False
+        return not self.danger_words(text, hits)
 
     def _decide(self, facts: AlertFacts, hits: dict[int, int], text: str) -> RoutingDecision:
         """The first rule, in priority order, whose conditions hold. Candidates are the

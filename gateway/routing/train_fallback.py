@@ -50,12 +50,10 @@ TRAIN = ["dev", "heldout", "dev2", "blind2", "blind3", "blind4", "blind5", "adve
 # blind23/24 in training the same budget buys 6.
 VETO_BUDGET = 0.03
 # Emergencies the rules of the day sent to 12345 on arrival of each blind batch (commits
-# 050cb58, 4fe6597, d3d6c5f, 8baed33, ebf2d94, 9c81839, e42cb00; blind14/15 on 2026-11-23
-# at 654df1c, blind15-derived rules for blind14: 2 of its 4 closed by then; blind18 at
-# 25bac47, blind19 at 40007f6,
-# blind21 at ccb558d, blind22 at 34add1f,
-# blind23 and blind24 at d3be004); closed in the rules
-# since, except blind8's — not tuned on; the vetoes now stop some of them), by `base`.
+# 050cb58, 4fe6597, d3d6c5f, 8baed33, ebf2d94, 9c81839, e42cb00; on 2026-11-23 blind14/15
+# at 654df1c, blind18 at 25bac47, blind19 at 40007f6, blind21 at ccb558d, blind22 at
+# 34add1f, blind23/24 at d3be004); closed in the rules since, except blind8's — not tuned
+# on; the vetoes now stop some of them), by `base`.
 ARRIVAL_LEAKS = {
     "blind2": ["blind2.tsv:334", "blind2.tsv:405", "blind2.tsv:406", "blind2.tsv:490"],
     "blind3": ["blind3.tsv:262"],
@@ -126,19 +124,13 @@ def train(rows: list[Row], threshold: float = 0.0) -> FallbackModel:
 
 
 def eligible(engine: RuleEngine, records: list[dict[str, str]]) -> list[bool]:
-    """Which alerts the fallback would look at: the rules leave them to the default, no
-    phrase of an emergency rule (nor of `fallback.none`) occurs in them, and no danger
-    word does — the engine's own conditions (a text the danger veto would stop never
-    reaches the model, so it must not set the model's threshold either)."""
+    """Which alerts the fallback would look at: the rules leave them to the default and
+    the engine's own condition holds (`RuleEngine.fallback_may_apply`: a text with a
+    danger word never reaches the model, so it must not set the model's threshold)."""
     out = []
     for r in records:
         d = engine.classify_rules(AlertFacts(text=r["text"], channel=Channel(r["channel"])))
-        norm = normalise(r["text"])
-        out.append(
-            d.rule == "default"
-            and engine.fallback_may_apply(norm)
-            and not engine.danger_words(norm)
-        )
+        out.append(d.rule == "default" and engine.fallback_may_apply(normalise(r["text"])))
     return out
 
 
