@@ -49,7 +49,10 @@ class FileResult:
 def engine_for(ruleset: RuleSet, model: FallbackModel, veto_below: float | None,
                danger: bool) -> RuleEngine:
     fb = ruleset.fallback.model_copy(update={"veto_below": veto_below})
-    update: dict[str, object] = {"fallback": fb}
+    # the rules layer only: the text model's arbitration (round 6) is judged by replaying
+    # fresh batches as they arrived (docs/routing.md), not here — the shipped text model
+    # has seen every file, and retraining it per file needs scikit-learn
+    update: dict[str, object] = {"fallback": fb, "model": None}
     if not danger:
         update["danger_veto"] = None
     return RuleEngine(ruleset.model_copy(update=update), model=model)

@@ -27,12 +27,14 @@ from gateway.routing.normalise import normalise
 from gateway.routing.rules import (
     DEFAULT_RULES_FILE,
     SET_REF,
+    ModelArbiter,
     Rule,
     RulesError,
     RuleSet,
     load_rules_file,
     parse_rules,
 )
+from gateway.routing.text_model import TEXT_MODEL_FILE, TextModel, cached_text_model
 
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 FALLBACK_RULE = "fallback.nb-12345"
@@ -40,11 +42,31 @@ FALLBACK_CATEGORY = "service.classified-statistically"
 VETO_RULE = "safety.veto-12345"
 VETO_CATEGORY_PREFIX = "vetoed."
 DANGER_RULE = "safety.danger-12345"
+MODEL_VETO_RULE = "safety.model-veto"
+MODEL_RULE_PREFIX = "model."
+# the category of a decision the text model made, per destination
+MODEL_CATEGORIES = {
+    Destination.HOTLINE_12345: "service.classified-statistically",
+    Destination.COMMAND_CENTRE: "emergency.classified-statistically",
+    Destination.MARITIME_SAR: "sea.classified-statistically",
+    Destination.OCEAN_FISHERY: "sea.fishery.classified-statistically",
+}
+EMERGENCY_CENTRES = (Destination.COMMAND_CENTRE, Destination.MARITIME_SAR,
+                     Destination.OCEAN_FISHERY)
 
 
 @lru_cache(maxsize=4)
 def _fallback_model(path: Path, mtime_ns: int) -> FallbackModel:
     return FallbackModel.load(path)
+
+
+def load_text_model(source: str, path: Path = TEXT_MODEL_FILE) -> TextModel:
+    """The shipped text model (cached per file version); RulesError if unusable."""
+    try:
+        return cached_text_model(path, path.stat().st_mtime_ns)
+    except (OSError, ValueError, KeyError) as exc:
+        raise RulesError(f"model enabled, but the text model is unusable: {exc}",
+                         source=source) from None
 
 
 def load_fallback(source: str, path: Path = FALLBACK_MODEL_FILE) -> FallbackModel:
@@ -167,8 +189,10 @@ class RuleEngine:
         source: str = "<rules>",
         digest: str = "",
         model: FallbackModel | None = None,
+        text_model: TextModel | None = None,
     ) -> None:
-        """`model` replaces the shipped fallback model (cross-validation uses it)."""
+        """`model` and `text_model` replace the shipped models (cross-validation and the
+        arrival replay use them)."""
         self.ruleset = ruleset
         self.source = source
         self.digest = digest
@@ -214,6 +238,10 @@ class RuleEngine:
         self._defuse_gate, self._defuse_gateless = _gate_masks(
             [d.any or (d.groups[0] if d.groups else frozenset()) for d in self._defuse]
         )
+        # The text model may send an emergency to a sea centre only with one of these.
+        self._sea_words = (
+            self._ids("model", list(ruleset.model.sea_words)) if ruleset.model else frozenset()
+        )
         # The fallback stands down when any phrase of an emergency rule occurs (even if
         # the rule's other conditions do not hold), or any of `fallback.none`.
         guard = self._ids("fallback", list(ruleset.fallback.none))
@@ -235,6 +263,19 @@ class RuleEngine:
         self._acute: set[str] = set()
         self._danger, self._danger_defused = self._compile_danger(ruleset)
         self._present = self._compile_present(ruleset)
+        self._arbiter: ModelArbiter | None = (
+            ruleset.model if ruleset.model is not None and ruleset.model.enabled else None)
+        self._text_model: TextModel | None = None
+        if self._arbiter is not None:
+            self._text_model = text_model or load_text_model(source)
+            self._text_model.warm()
+        # rules that decide from facts (an operator's category, a place at sea, the
+        # number called…): the text model never second-guesses them
+        self._fact_rules = frozenset(
+            r.id for r in ruleset.rules
+            if r.when.category or r.when.at_sea is not None or r.when.called
+            or r.when.jurisdiction or r.when.channel
+        )
 
     def _negations(
         self, ruleset: RuleSet, compiled: list[_Compiled]
@@ -466,6 +507,15 @@ class RuleEngine:
         centre instead (the safety veto)."""
         text = normalise(facts.text)
         hits = self.hits(text)
+        decision = self._classify_by_rules(facts, hits, text)
+        if self._arbiter is None or facts.category or facts.at_sea or facts.place_only:
+            return decision
+        return self._arbitrate(decision, text, hits)
+
+    def _classify_by_rules(
+        self, facts: AlertFacts, hits: dict[int, int], text: str
+    ) -> RoutingDecision:
+        """The rules, their vetoes and the statistical fallback (see `classify`)."""
         decision = self._decide(facts, hits, text)
         if decision.destination is Destination.HOTLINE_12345 and facts.place_only:
             # a map label that happens to hold a 12345 word (物业, 社保局…) is still no report
@@ -491,6 +541,61 @@ class RuleEngine:
                 priority=0,
             )
         return decision
+
+    def _arbitrate(
+        self, decision: RoutingDecision, text: str, hits: dict[int, int]
+    ) -> RoutingDecision:
+        """The text model within the rules' safety bounds (`ModelArbiter` in the rules
+        schema says what it may change, and why)."""
+        arbiter, model = self._arbiter, self._text_model
+        assert arbiter is not None and model is not None
+        if decision.rule in self._fact_rules:
+            return decision
+        if not text:
+            return decision  # nothing to read: the default, a human
+        p = model.probabilities(text)
+        hotline = p[Destination.HOTLINE_12345]
+        centre = Destination.COMMAND_CENTRE
+        if arbiter.choose_centre and not self._sea_words.isdisjoint(hits):
+            centre = max(EMERGENCY_CENTRES, key=p.__getitem__)
+        current = decision.destination
+        if current is Destination.HOTLINE_12345:
+            if hotline >= arbiter.keep_hotline:
+                return decision
+            return RoutingDecision(
+                destination=centre,
+                category=VETO_CATEGORY_PREFIX + decision.category,
+                rule=MODEL_VETO_RULE,
+                matched=decision.matched,
+                emergency=True,
+                priority=decision.priority,
+            )
+        need = (arbiter.hotline_unplaced if decision.rule == "default"
+                else arbiter.hotline_over_rule)
+        if (
+            hotline >= need  # most alerts stop here: the danger checks cost more
+            and not decision.rule.startswith("safety.")  # a safety veto's decision
+            and not self.present_danger(text)
+            and (hotline >= arbiter.hotline_over_danger or not self.danger_words(text, hits))
+        ):
+            return self._model_decision(Destination.HOTLINE_12345, text, 0)
+        if current is not Destination.COMMAND_CENTRE or centre is current:
+            return decision  # a sea rule's choice of centre stands
+        return self._model_decision(centre, text, decision.priority)
+
+    def _model_decision(
+        self, destination: Destination, text: str, priority: int
+    ) -> RoutingDecision:
+        model = self._text_model
+        assert model is not None
+        return RoutingDecision(
+            destination=destination,
+            category=MODEL_CATEGORIES[destination],
+            rule=MODEL_RULE_PREFIX + destination.value,
+            matched=model.evidence(text, destination),
+            emergency=destination is not Destination.HOTLINE_12345,
+            priority=priority,
+        )
 
     def danger_words(self, normalised_text: str, hits: dict[int, int] | None = None) -> list[str]:
         """The danger veto's words that occur in the (normalised) text, in text order,

@@ -225,6 +225,37 @@ class Negation(_Strict):
         return self
 
 
+Probability = Annotated[float, Field(ge=0.0, le=1.0)]
+
+
+class ModelArbiter(_Strict):
+    """The text model (gateway/routing/text_model.py) as an arbiter within the rules'
+    safety bounds (off when absent). For a decision the words made — not one an
+    operator's category, a location at sea, or another fact of a rule decided — with P
+    the model's probability that the alert is a 12345 matter:
+    - a 12345 decision of a rule (or of the fallback) stands when P ≥ `keep_hotline`,
+      else it goes to an emergency centre (`safety.model-veto`);
+    - an alert no rule placed goes to 12345 when P ≥ `hotline_unplaced`;
+    - an emergency rule's decision goes to 12345 when P ≥ `hotline_over_rule`;
+    - with a danger word in the text (`danger_veto.words`), 12345 needs P ≥
+      `hotline_over_danger` whatever the above; an acute danger, or one told after a
+      present marker, or a safety veto's decision, never goes to 12345;
+    - `choose_centre`: an emergency the rules leave with the command centre (a rule's
+      or the default) goes to a sea centre when the model finds it likelier and one of
+      `sea_words` occurs (no sea word: a drowning in a river stays 110's); a sea rule's
+      choice of centre stands (a named cargo ship by a fish farm is maritime SAR's).
+    It can send an alert to 12345 that the rules would not, so its thresholds are
+    chosen by replaying fresh alerts as they arrived (docs/routing.md, round 6)."""
+
+    enabled: bool = True
+    keep_hotline: Probability = 0.3
+    hotline_unplaced: Probability = 0.7
+    hotline_over_rule: Probability = 0.6
+    hotline_over_danger: Probability = 0.9
+    choose_centre: bool = True
+    sea_words: PhraseList = Field(default_factory=list)
+
+
 class RuleSet(_Strict):
     """The whole rules file."""
 
@@ -236,6 +267,7 @@ class RuleSet(_Strict):
     defuse: list[Defuse] = Field(default_factory=list)
     fallback: Fallback = Field(default_factory=lambda: Fallback())
     danger_veto: DangerVeto | None = None
+    model: ModelArbiter | None = None
     rules: list[Rule] = Field(min_length=1)
 
     @field_validator("phrase_sets")
@@ -316,6 +348,9 @@ def _check_refs(ruleset: RuleSet, root: yaml.Node | None, source: str) -> None:
             _check_ref(ruleset, root, source, owner, phrase, (*base, *sub))
     for j, phrase in enumerate(ruleset.fallback.none):
         _check_ref(ruleset, root, source, "fallback", phrase, ("fallback", "none", j))
+    if ruleset.model is not None:
+        for j, phrase in enumerate(ruleset.model.sea_words):
+            _check_ref(ruleset, root, source, "model", phrase, ("model", "sea_words", j))
 
 
 def _check_ref(

@@ -41,7 +41,7 @@ DATA = Path(__file__).resolve().parents[2] / "tests" / "routing" / "data"
 TRAIN = ["dev", "heldout", "dev2", "blind2", "blind3", "blind4", "blind5", "adversarial",
          "blind6", "blind7", "blind8", "blind9", "blind10", "blind11", "blind12",
          "blind14", "blind15", "blind18", "blind19",
-         "blind21", "blind22", "blind23", "blind24"]
+         "blind21", "blind22", "blind23", "blind24", "blind25"]
 # Share of the correct 12345 rule decisions (those the danger veto lets through) the model
 # veto may cost. 3 % (1.5 % until round 5g): the 13 emergencies that reached 12345 on
 # arrival of blind14-22 score, out of sample, below 0 twice, below 5 seven times and below
@@ -52,8 +52,9 @@ VETO_BUDGET = 0.03
 # Emergencies the rules of the day sent to 12345 on arrival of each blind batch (commits
 # 050cb58, 4fe6597, d3d6c5f, 8baed33, ebf2d94, 9c81839, e42cb00; on 2026-11-23 blind14/15
 # at 654df1c, blind18 at 25bac47, blind19 at 40007f6, blind21 at ccb558d, blind22 at
-# 34add1f, blind23/24 at d3be004); closed in the rules since, except blind8's — not tuned
-# on; the vetoes now stop some of them), by `base`.
+# 34add1f, blind23/24 at d3be004, blind25 at 9aa1f66 with round 6's text model); closed in
+# the rules since, except blind8's — not tuned on; the vetoes now stop some of them), by
+# `base`.
 ARRIVAL_LEAKS = {
     "blind2": ["blind2.tsv:334", "blind2.tsv:405", "blind2.tsv:406", "blind2.tsv:490"],
     "blind3": ["blind3.tsv:262"],
@@ -75,12 +76,14 @@ ARRIVAL_LEAKS = {
     "blind22": ["blind22.tsv:84", "blind22.tsv:91"],
     "blind23": ["blind23.tsv:64", "blind23.tsv:66", "blind23.tsv:69"],
     "blind24": ["blind24.tsv:165"],
+    "blind25": ["blind25.tsv:52", "blind25.tsv:120"],
 }
 HOTLINE = "12345"
 ALPHA = 0.5  # additive smoothing
 MIN_COUNT = 1  # n-grams seen fewer times are dropped (they weigh `unseen`)
-MARGIN = 9.0  # log-odds above the worst out-of-sample emergency (4 until round 5i, when the
-# eligible set lost the texts the danger veto stops: 9 keeps the threshold where it was, ~2.4)
+MARGIN = 11.0  # log-odds above the worst out-of-sample emergency: 4 until round 5i, 9 then
+# (the eligible set lost the texts the danger veto stops), 11 with blind25 (round 6: its
+# worst emergency fell to -8.4, and 9 would have let the threshold fall from 2.45 to 0.6)
 
 Row = tuple[str, bool]  # (normalised text, is 12345)
 

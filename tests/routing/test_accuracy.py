@@ -148,6 +148,9 @@ from gateway.routing.rules import DEFAULT_RULES_FILE, load_rules_file
 
 DATA = Path(__file__).resolve().parent / "data"
 ENGINE = RuleEngine.from_file()
+# The rules layer: rules, vetoes and fallback, without the text model's arbitration
+# (round 6). The layer tests below are about it; the arbiter has its own.
+LAYER = RuleEngine(load_rules_file(DEFAULT_RULES_FILE).model_copy(update={"model": None}))
 
 
 def _load(name: str) -> list[dict[str, str]]:
@@ -176,13 +179,14 @@ def _wrong(results: list[tuple[dict[str, str], str]]) -> list[tuple[str, str, st
 
 BLIND = ["blind2", "blind3", "blind4", "blind5", "blind6", "blind7", "blind8", "blind9",
          "blind10", "blind11", "blind12", "blind14", "blind15", "blind18", "blind19", "blind21",
-         "blind22", "blind23", "blind24"]
-FLOORS = {"dev": 0.99, "heldout": 0.97, "dev2": 0.94, "blind2": 0.98, "blind3": 0.98,
-          "blind4": 0.99, "blind5": 0.96,
-          "blind6": 0.88, "blind7": 0.976, "blind8": 0.95, "blind9": 0.98,
-          "blind10": 0.97, "blind11": 0.95, "blind12": 0.96, "blind14": 0.955,
-          "blind15": 0.935, "blind18": 0.945, "blind19": 0.965, "blind21": 0.94, "blind22": 0.94, "blind23": 0.93,
-          "blind24": 0.91}
+         "blind22", "blind23", "blind24", "blind25"]
+# In sample, with the text model (round 6): each file's measured figure less about half a
+# point (the model is retrained as files join; a threshold it sits near may move)
+FLOORS = {"dev": 0.99, "heldout": 0.99, "dev2": 0.96, "blind2": 0.99, "blind3": 0.985,
+          "blind4": 0.99, "blind5": 0.975, "blind6": 0.98, "blind7": 0.99, "blind8": 0.99,
+          "blind9": 0.99, "blind10": 0.99, "blind11": 0.99, "blind12": 0.985, "blind14": 0.975,
+          "blind15": 0.98, "blind18": 0.99, "blind19": 0.99, "blind21": 0.985, "blind22": 0.98,
+          "blind23": 0.965, "blind24": 0.965, "blind25": 0.98}
 # blind8 untouched had 6 emergencies to 12345 with the -14 veto; with the danger veto and
 # the -5 veto it has 2 out of sample (leave-one-file-out, `test_cross_validated_figures`)
 # and 0 with the shipped model, which is now trained on blind8 too. Every file: none.
@@ -216,8 +220,9 @@ def test_accuracy_on_all_files_together() -> None:
     wrong = _wrong(results)
     accuracy = 1 - len(wrong) / len(results)
     # 97 % and more until the model veto rose from 0 to 6 (rounds 5h/5i: about 2 % more of
-    # the 12345 rule decisions go to a human, to stop fresh leaks); 96.8 % after
-    assert accuracy >= 0.965, f"{accuracy:.3f}; wrong: {wrong[:20]}"
+    # the 12345 rule decisions go to a human, to stop fresh leaks); 96.8 % after; 99.1 %
+    # with the text model (round 6, in sample: it is trained on these files)
+    assert accuracy >= 0.985, f"{accuracy:.3f}; wrong: {wrong[:20]}"
 
 
 def test_masks_and_defuse_never_hide_a_present_danger() -> None:
@@ -362,21 +367,21 @@ def _rules_only() -> RuleEngine:
     `classify_rules` is the rules' own decision, before any veto."""
     ruleset = load_rules_file(DEFAULT_RULES_FILE)
     off = ruleset.fallback.model_copy(update={"enabled": False, "veto_below": None})
-    return RuleEngine(ruleset.model_copy(update={"fallback": off}))
+    return RuleEngine(ruleset.model_copy(update={"fallback": off, "model": None}))
 
 
 @pytest.mark.parametrize("name", ALL_FILES)
 def test_fallback_only_replaces_the_default_and_never_with_an_emergency(name: str) -> None:
     """The fallback changes nothing a rule decided; where it fires, the alert is a 12345
     matter on every labelled file (held-out blind6 and never-trained blind7 included)."""
-    assert ENGINE.ruleset.fallback.enabled
+    assert LAYER.ruleset.fallback.enabled
     rules_only = _rules_only()
     fired = []
     for row in _load(name):
         facts = AlertFacts(text=row["text"], channel=Channel(row["channel"]))
         by_rules = rules_only.classify_rules(facts)
-        assert ENGINE.classify_rules(facts) == by_rules
-        d = ENGINE.classify(facts)
+        assert LAYER.classify_rules(facts) == by_rules
+        d = LAYER.classify(facts)
         if d.rule in (VETO_RULE, DANGER_RULE):
             assert by_rules.destination.value == "12345"
         elif by_rules.rule != "default":
@@ -393,15 +398,15 @@ def test_fallback_stands_down_on_any_emergency_phrase() -> None:
     """A text the model likes for 12345 goes to the command centre as soon as a phrase
     of an emergency rule (or `acute_hint`) occurs, even one no rule acts on."""
     text = "我们社区的公园没有厕所"
-    d = ENGINE.classify(AlertFacts(text=text))
+    d = LAYER.classify(AlertFacts(text=text))
     assert d.rule == FALLBACK_RULE and d.matched and d.priority == 0, d
-    assert ENGINE.classify(AlertFacts(text="我們社區的公園沒有廁所")).rule == FALLBACK_RULE
+    assert LAYER.classify(AlertFacts(text="我們社區的公園沒有廁所")).rule == FALLBACK_RULE
     for danger in ["，小孩在旁边玩", "，有个老人倒在里面", "，门口有陌生人一直徘徊"]:
         norm = normalise(text + danger)
-        assert not ENGINE.fallback_may_apply(norm)
-        assert ENGINE.classify(AlertFacts(text=text + danger)).destination.value == "command-centre"
+        assert not LAYER.fallback_may_apply(norm)
+        assert LAYER.classify(AlertFacts(text=text + danger)).destination.value == "command-centre"
     for facts in [AlertFacts(text=text, category="x.unknown"), AlertFacts(text=text, at_sea=True)]:
-        assert ENGINE.classify(facts).destination.value != "12345"
+        assert LAYER.classify(facts).destination.value != "12345"
 
 
 
@@ -412,19 +417,19 @@ def test_fallback_may_judge_what_is_left_once_a_danger_is_over() -> None:
     phrase, still blocks it."""
     over = "上次火灾我家被隔壁连累烧了，隔壁不赔，法院起诉要多久"
     norm = normalise(over)
-    assert ENGINE.defused_by(ENGINE.hits(norm)) is not None
-    assert ENGINE.fallback_may_apply(norm)
-    d = ENGINE.classify(AlertFacts(text=over))
+    assert LAYER.defused_by(LAYER.hits(norm)) is not None
+    assert LAYER.fallback_may_apply(norm)
+    d = LAYER.classify(AlertFacts(text=over))
     assert d.destination.value == "12345" and d.rule == FALLBACK_RULE, d
     for now in ["，现在隔壁又着火了", "，我爸一直昏迷不醒"]:
         text = over + now
-        assert not ENGINE.fallback_may_apply(normalise(text))
-        assert ENGINE.classify(AlertFacts(text=text)).destination.value == "command-centre"
+        assert not LAYER.fallback_may_apply(normalise(text))
+        assert LAYER.classify(AlertFacts(text=text)).destination.value == "command-centre"
     # resolved: the child was found; said again with the danger still on, it is 110's
     found = "下午孩子在公园跑丢了半小时，后来找到了，想建议公园多装几个广播"
-    assert ENGINE.defused_by(ENGINE.hits(normalise(found))) is not None
+    assert LAYER.defused_by(LAYER.hits(normalise(found))) is not None
     lost = "孩子在公园跑丢了半小时，还没找到，想建议公园多装几个广播"
-    assert ENGINE.classify(AlertFacts(text=lost)).destination.value == "command-centre"
+    assert LAYER.classify(AlertFacts(text=lost)).destination.value == "command-centre"
 
 def test_fallback_model_is_compact_and_reproducible() -> None:
     from gateway.routing import train_fallback as tf
@@ -450,7 +455,7 @@ def test_fallback_can_be_switched_off() -> None:
 def _with_veto(veto_below: float | None) -> RuleEngine:
     ruleset = load_rules_file(DEFAULT_RULES_FILE)
     fallback = ruleset.fallback.model_copy(update={"veto_below": veto_below})
-    return RuleEngine(ruleset.model_copy(update={"fallback": fallback}))
+    return RuleEngine(ruleset.model_copy(update={"fallback": fallback, "model": None}))
 
 
 @pytest.mark.parametrize("veto_below", [None, -14.0, 0.0, 1e9])
@@ -462,7 +467,7 @@ def test_veto_only_ever_moves_a_rules_12345_decision_to_the_command_centre(
     emergency, sea, default or fallback decision is never overridden — and where it acts
     the alert goes to the command centre as an emergency, with the rule's phrases and
     category kept. Nothing ever moves to 12345."""
-    assert ENGINE.ruleset.fallback.veto_below is not None  # on in the default rules
+    assert LAYER.ruleset.fallback.veto_below is not None  # on in the default rules
     off = _with_veto(None)
     on = _with_veto(veto_below)
     acted = 0
@@ -492,17 +497,17 @@ def test_veto_sends_a_smell_of_danger_to_the_command_centre() -> None:
     alone say 12345, the veto says command centre. Off when `veto_below` is absent."""
     text = "超市的冷库门从里面打不开，有个员工被关在里面了"
     off = _with_veto(None).classify(AlertFacts(text=text))
-    d = ENGINE.classify(AlertFacts(text=text))
+    d = LAYER.classify(AlertFacts(text=text))
     assert d.destination.value == "command-centre" and d.emergency, d
     if off.destination.value == "12345":
         assert d.rule == VETO_RULE and d.matched == off.matched
     assert _with_veto(None).veto_score(normalise(text)) is None
-    score = ENGINE.veto_score(normalise(text))
+    score = LAYER.veto_score(normalise(text))
     veto_below = load_rules_file(DEFAULT_RULES_FILE).fallback.veto_below
     assert veto_below == 6.0  # train_fallback --veto at a 3 % budget (rounds 5h, 5i)
     assert score is not None and score < veto_below
     # an everyday 12345 matter passes
-    ok = ENGINE.classify(AlertFacts(text="小区门口的便利店卖过期酸奶，店员还不肯退"))
+    ok = LAYER.classify(AlertFacts(text="小区门口的便利店卖过期酸奶，店员还不肯退"))
     assert ok.destination.value == "12345" and ok.rule != VETO_RULE
 
 
@@ -512,7 +517,7 @@ def test_veto_threshold_is_the_cross_validated_one() -> None:
     from gateway.routing import train_fallback as tf
 
     chosen = tf.veto_report(tf.rules_engine())
-    assert ENGINE.ruleset.fallback.veto_below == chosen
+    assert LAYER.ruleset.fallback.veto_below == chosen
 
 
 # --------------------------------------------------------------------------- danger veto
@@ -520,17 +525,17 @@ def test_veto_threshold_is_the_cross_validated_one() -> None:
 
 def _without_danger_veto() -> RuleEngine:
     ruleset = load_rules_file(DEFAULT_RULES_FILE)
-    return RuleEngine(ruleset.model_copy(update={"danger_veto": None}))
+    return RuleEngine(ruleset.model_copy(update={"danger_veto": None, "model": None}))
 
 
 def test_danger_veto_moves_a_12345_decision_with_a_danger_word() -> None:
     """A 12345 word next to a danger described in plain words: the rules say 12345, the
     danger veto says command centre (simplified and traditional alike), keeping the rule's
     phrases and adding the danger words."""
-    assert ENGINE.ruleset.danger_veto is not None
+    assert LAYER.ruleset.danger_veto is not None
     for text in ["投诉物业，小区电梯门打不开，我妈困在里面了",
                  "投訴物業，小區電梯門打不開，我媽困在裡面了"]:
-        d = ENGINE.classify(AlertFacts(text=text))
+        d = LAYER.classify(AlertFacts(text=text))
         assert d.destination.value == "command-centre" and d.emergency, d
         if _without_danger_veto().classify(AlertFacts(text=text)).destination.value == "12345":
             assert d.rule == DANGER_RULE and "困在" in d.matched, d
@@ -543,9 +548,9 @@ def test_danger_veto_gives_way_to_negation_unless_and_defuse() -> None:
                  "社区医院量血压排队太久，希望多开一个窗口",
                  "请问防溺水宣传资料在哪里领",
                  "上个月在商场摔倒受伤，想咨询一下赔偿"]:
-        assert not ENGINE.danger_words(normalise(text)) or ENGINE.defused_by(
-            ENGINE.hits(normalise(text))), text
-    assert ENGINE.danger_words(normalise("没有人受伤，但是有人被困在里面")) == ["被困", "困在"]
+        assert not LAYER.danger_words(normalise(text)) or LAYER.defused_by(
+            LAYER.hits(normalise(text))), text
+    assert LAYER.danger_words(normalise("没有人受伤，但是有人被困在里面")) == ["被困", "困在"]
 
 
 @pytest.mark.parametrize("name", ALL_FILES)
@@ -556,7 +561,7 @@ def test_danger_veto_only_ever_moves_a_rules_12345_decision(name: str) -> None:
     off = _without_danger_veto()
     for row in _load(name):
         facts = AlertFacts(text=row["text"], channel=Channel(row["channel"]))
-        before, after = off.classify(facts), ENGINE.classify(facts)
+        before, after = off.classify(facts), LAYER.classify(facts)
         if after == before:
             continue
         # the model veto would have moved it anyway (the danger veto is checked first)
@@ -565,7 +570,7 @@ def test_danger_veto_only_ever_moves_a_rules_12345_decision(name: str) -> None:
         assert after.destination.value == "command-centre" and after.emergency
         # the veto itself, or an emergency rule that a present danger (an `acute` word, or a
         # danger word told after a `present` marker) kept from standing down
-        assert after.rule == DANGER_RULE or ENGINE.present_danger(normalise(row["text"])), after
+        assert after.rule == DANGER_RULE or LAYER.present_danger(normalise(row["text"])), after
 
 
 def test_danger_veto_schema() -> None:
@@ -587,13 +592,13 @@ def test_cross_validated_figures() -> None:
     round 4)."""
     from gateway.routing import crossval
 
-    results = crossval.run(ENGINE.ruleset.fallback.veto_below, True, quiet=True)
+    results = crossval.run(LAYER.ruleset.fallback.veto_below, True, quiet=True)
     leaks = {name: r.leaks for name, r in results.items() if r.leaks}
     assert leaks == {"blind8": 1}, leaks
     out_of_sample_floors = {
         "blind8": 0.95, "blind9": 0.985, "blind10": 0.97, "blind11": 0.95, "blind14": 0.90,
         "blind15": 0.90, "blind18": 0.94, "blind19": 0.95, "blind21": 0.92, "blind22": 0.92,
-        "blind23": 0.92, "blind24": 0.90,
+        "blind23": 0.92, "blind24": 0.90, "blind25": 0.93,
     }
     for name, floor in out_of_sample_floors.items():
         assert results[name].right / results[name].n >= floor, name
@@ -632,7 +637,7 @@ def test_held_out_blind13_as_measured_on_arrival() -> None:
     training, not in leave-one-file-out, not used to change a rule — so it stays an
     estimate of fresh alerts: its floor and its zero are the measured figures. Tune on it
     and it must move into `DATA` with a new held-out batch written in its place."""
-    _assert_held_out("blind13", 200, 0.95)
+    _assert_held_out("blind13", 200, 0.995)  # 95.0 % before round 6 (the text model)
 
 
 def test_held_out_blind16_as_measured_on_arrival() -> None:
@@ -643,7 +648,7 @@ def test_held_out_blind16_as_measured_on_arrival() -> None:
     the command centre or maritime SAR). Held out like blind13: its floor and its zero are
     the measured figures, not tuned ones. Its misses were read before round 5b, so its
     89.3 % on the later rules is no clean estimate: blind17 is (next test)."""
-    _assert_held_out("blind16", 300, 0.866)
+    _assert_held_out("blind16", 300, 0.966)  # 86.6 % before round 6
 
 
 def test_held_out_blind17_as_measured_on_arrival() -> None:
@@ -653,7 +658,7 @@ def test_held_out_blind17_as_measured_on_arrival() -> None:
     session's start), then 82.0 % on round 5c and 84.0 % on round 5d (made from blind14,
     15 and 18 only; none of blind17's misses has been read), 83.7 % with the model veto
     at 5 (round 5h), 83.7 % on round 5i; no emergency to 12345 on any of them."""
-    _assert_held_out("blind17", 300, 0.836)
+    _assert_held_out("blind17", 300, 0.923)  # 83.7 % before round 6
 
 
 def test_a_danger_told_after_a_present_marker_is_never_defused() -> None:
@@ -687,4 +692,14 @@ def test_held_out_blind20_as_measured_on_arrival() -> None:
     score 88.0 %, 0 on it; rounds 5f/5g (from blind21/22 only) 91.7 %, 0; with the model
     veto raised from 0 to 5 (round 5h) 91.3 %, 0; round 5i 91.7 %, 0. None of its misses
     has been read: the freshest estimate, held out like blind13 and blind17."""
-    _assert_held_out("blind20", 300, 0.913)
+    _assert_held_out("blind20", 300, 0.943)  # 91.7 % before round 6
+
+
+def test_held_out_blind26_as_measured_on_arrival() -> None:
+    """`holdout/blind26` (300 alerts, "a typhoon-season week", written blind on 2026-11-24
+    while round 6 was being built; never read, tuned on or trained on) measured untouched
+    on the final round-6 engine: 96.7 %, no emergency to 12345 — its 10 misses are 12345
+    matters sent to a human or a sea centre (6) and sea/command-centre mix-ups (4). The
+    rules layer alone (`model: null`) scores 89.7 %, 0 on it: the text model's arbitration
+    is the difference. The freshest estimate of the whole classifier."""
+    _assert_held_out("blind26", 300, 0.966)
