@@ -570,17 +570,21 @@ class RuleEngine:
                 emergency=True,
                 priority=decision.priority,
             )
-        need = (arbiter.hotline_unplaced if decision.rule == "default"
-                else arbiter.hotline_over_rule)
+        rule = decision.rule
+        need = arbiter.hotline_unplaced if rule == "default" else arbiter.hotline_over_rule
         if (
             hotline >= need  # most alerts stop here: the danger checks cost more
-            and not decision.rule.startswith("safety.")  # a safety veto's decision
+            and not rule.startswith("safety.")  # a safety veto's decision
             and not self.present_danger(text)
             and (hotline >= arbiter.hotline_over_danger or not self.danger_words(text, hits))
         ):
             return self._model_decision(Destination.HOTLINE_12345, text, 0)
-        if current is not Destination.COMMAND_CENTRE or centre is current:
-            return decision  # a sea rule's choice of centre stands
+        if centre is current:
+            return decision
+        if current is not Destination.COMMAND_CENTRE and (
+            rule not in arbiter.recentre or centre is Destination.COMMAND_CENTRE
+        ):
+            return decision  # a sea rule's choice of centre stands, unless it is generic
         return self._model_decision(centre, text, decision.priority)
 
     def _model_decision(

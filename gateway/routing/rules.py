@@ -243,7 +243,9 @@ class ModelArbiter(_Strict):
     - `choose_centre`: an emergency the rules leave with the command centre (a rule's
       or the default) goes to a sea centre when the model finds it likelier and one of
       `sea_words` occurs (no sea word: a drowning in a river stays 110's); a sea rule's
-      choice of centre stands (a named cargo ship by a fish farm is maritime SAR's).
+      choice of centre stands (a named cargo ship by a fish farm is maritime SAR's) unless
+      the rule is in `recentre` (generic: a vessel in trouble, no craft named — a fish
+      farm's work boat is the fishery's).
     It can send an alert to 12345 that the rules would not, so its thresholds are
     chosen by replaying fresh alerts as they arrived (docs/routing.md, round 6)."""
 
@@ -254,6 +256,9 @@ class ModelArbiter(_Strict):
     hotline_over_danger: Probability = 0.9
     choose_centre: bool = True
     sea_words: PhraseList = Field(default_factory=list)
+    # generic sea rules (a vessel or a person in trouble, no craft named) whose choice
+    # between the sea centres the model may revisit: a farm's work boat is the fishery's
+    recentre: list[str] = Field(default_factory=list)
 
 
 class RuleSet(_Strict):
@@ -351,6 +356,11 @@ def _check_refs(ruleset: RuleSet, root: yaml.Node | None, source: str) -> None:
     if ruleset.model is not None:
         for j, phrase in enumerate(ruleset.model.sea_words):
             _check_ref(ruleset, root, source, "model", phrase, ("model", "sea_words", j))
+        ids = {rule.id for rule in ruleset.rules}
+        for j, rule_id in enumerate(ruleset.model.recentre):
+            if rule_id not in ids:
+                raise RulesError(f"model: recentre: no rule {rule_id!r}", source=source,
+                                 line=_node_line(root, ("model", "recentre", j)))
 
 
 def _check_ref(

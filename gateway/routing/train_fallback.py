@@ -41,7 +41,7 @@ DATA = Path(__file__).resolve().parents[2] / "tests" / "routing" / "data"
 TRAIN = ["dev", "heldout", "dev2", "blind2", "blind3", "blind4", "blind5", "adversarial",
          "blind6", "blind7", "blind8", "blind9", "blind10", "blind11", "blind12",
          "blind14", "blind15", "blind18", "blind19",
-         "blind21", "blind22", "blind23", "blind24", "blind25"]
+         "blind21", "blind22", "blind23", "blind24", "blind25", "blind27", "blind28"]
 # Share of the correct 12345 rule decisions (those the danger veto lets through) the model
 # veto may cost. 3 % (1.5 % until round 5g): the 13 emergencies that reached 12345 on
 # arrival of blind14-22 score, out of sample, below 0 twice, below 5 seven times and below
@@ -52,7 +52,8 @@ VETO_BUDGET = 0.03
 # Emergencies the rules of the day sent to 12345 on arrival of each blind batch (commits
 # 050cb58, 4fe6597, d3d6c5f, 8baed33, ebf2d94, 9c81839, e42cb00; on 2026-11-23 blind14/15
 # at 654df1c, blind18 at 25bac47, blind19 at 40007f6, blind21 at ccb558d, blind22 at
-# 34add1f, blind23/24 at d3be004, blind25 at 9aa1f66 with round 6's text model); closed in
+# 34add1f, blind23/24 at d3be004, blind25 at 9aa1f66 with round 6's text model,
+# blind27/28 at 1284770 with the thresholds of the replay); closed in
 # the rules since, except blind8's — not tuned on; the vetoes now stop some of them), by
 # `base`.
 ARRIVAL_LEAKS = {
@@ -77,13 +78,15 @@ ARRIVAL_LEAKS = {
     "blind23": ["blind23.tsv:64", "blind23.tsv:66", "blind23.tsv:69"],
     "blind24": ["blind24.tsv:165"],
     "blind25": ["blind25.tsv:52", "blind25.tsv:120"],
+    "blind27": ["blind27.tsv:296"],
 }
 HOTLINE = "12345"
 ALPHA = 0.5  # additive smoothing
 MIN_COUNT = 1  # n-grams seen fewer times are dropped (they weigh `unseen`)
-MARGIN = 11.0  # log-odds above the worst out-of-sample emergency: 4 until round 5i, 9 then
-# (the eligible set lost the texts the danger veto stops), 11 with blind25 (round 6: its
-# worst emergency fell to -8.4, and 9 would have let the threshold fall from 2.45 to 0.6)
+MARGIN = 13.5  # log-odds above the worst out-of-sample emergency: 4 until round 5i, 9 then
+# (the eligible set lost the texts the danger veto stops), 11 with blind25 and 13.5 with
+# blind27/28 (round 6: the worst such emergency fell to -8.4, then -11.2; the margin keeps
+# the threshold near where it was chosen, ~2.4, rather than letting it fall with them)
 
 Row = tuple[str, bool]  # (normalised text, is 12345)
 
