@@ -266,9 +266,15 @@ class RuleEngine:
         self._arbiter: ModelArbiter | None = (
             ruleset.model if ruleset.model is not None and ruleset.model.enabled else None)
         self._text_model: TextModel | None = None
+        self._class_index: dict[Destination, int] = {}
+        self._hotline_index = 0
         if self._arbiter is not None:
             self._text_model = text_model or load_text_model(source)
             self._text_model.warm()
+            self._class_index = {c: i for i, c in enumerate(self._text_model.classes)}
+            if set(self._class_index) != set(Destination):
+                raise RulesError("the text model must score every destination", source=source)
+            self._hotline_index = self._class_index[Destination.HOTLINE_12345]
         # rules that decide from facts (an operator's category, a place at sea, the
         # number called…): the text model never second-guesses them
         self._fact_rules = frozenset(
@@ -553,11 +559,12 @@ class RuleEngine:
             return decision
         if not text:
             return decision  # nothing to read: the default, a human
-        p = model.probabilities(text)
-        hotline = p[Destination.HOTLINE_12345]
+        logits = model.logits(text)
+        hotline = model.share(logits, self._hotline_index)
         centre = Destination.COMMAND_CENTRE
         if arbiter.choose_centre and not self._sea_words.isdisjoint(hits):
-            centre = max(EMERGENCY_CENTRES, key=p.__getitem__)
+            # the likeliest emergency centre: the softmax keeps the scores' order
+            centre = max(EMERGENCY_CENTRES, key=lambda c: logits[self._class_index[c]])
         current = decision.destination
         if current is Destination.HOTLINE_12345:
             if hotline >= arbiter.keep_hotline:

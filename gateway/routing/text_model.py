@@ -43,29 +43,44 @@ class TextModel:
         default=None, init=False, repr=False, compare=False
     )
 
-    def probabilities(self, normalised: str) -> dict[Destination, float]:
-        """P(destination | text) for a normalised text (the prior alone for no text)."""
+    def logits(self, normalised: str) -> list[float]:
+        """The class scores (in `classes` order) of a normalised text: the softmax of these
+        is `probabilities`; the engine compares them directly (`hotline_share`)."""
         automaton = self._automaton if self._automaton is not None else self._build()
         # one row per distinct known n-gram (binary TF): keyed by the n-gram, the
         # dict drops repeats (all in C: the engine asks this of every alert)
         rows = dict(map(_VALUE, automaton.iter(normalised))).values() if normalised else ()
-        logits = list(self.intercepts)
-        if rows:
-            columns = list(zip(*rows, strict=True))
-            norm = math.sqrt(sum(columns[0]))
-            if norm > 0.0:
-                logits = [b + sum(col) / norm for b, col in zip(logits, columns[1:], strict=True)]
+        if not rows:
+            return list(self.intercepts)
+        # each row is (idf², idf·w₁, …) packed two floats to a complex number: half the
+        # columns to sum, the same sums component by component
+        flat = [x for z in map(sum, zip(*rows, strict=False)) for x in (z.real, z.imag)]
+        norm = math.sqrt(flat[0])
+        if norm <= 0.0:
+            return list(self.intercepts)
+        return [b + w / norm for b, w in zip(self.intercepts, flat[1:], strict=False)]
+
+    def probabilities(self, normalised: str) -> dict[Destination, float]:
+        """P(destination | text) for a normalised text (the prior alone for no text)."""
+        logits = self.logits(normalised)
         top = max(logits)
         exps = [math.exp(x - top) for x in logits]
         total = sum(exps)
         return {c: e / total for c, e in zip(self.classes, exps, strict=True)}
+
+    @staticmethod
+    def share(logits: list[float], k: int) -> float:
+        """The probability of class `k` from the scores (the softmax of one class)."""
+        mine = logits[k]
+        return 1.0 / sum(math.exp(x - mine) for x in logits)
 
     def evidence(self, normalised: str, destination: Destination, top: int = 5) -> list[str]:
         """The n-grams (length ≥ 2) that pushed the text most towards `destination`."""
         k = self.classes.index(destination) + 1
         automaton = self._automaton if self._automaton is not None else self._build()
         found = dict(map(_VALUE, automaton.iter(normalised))) if normalised else {}
-        best = sorted(((row[k], g) for g, row in found.items() if len(g) >= 2 and row[k] > 0),
+        grams = self.grams
+        best = sorted(((grams[g][k], g) for g in found if len(g) >= 2 and grams[g][k] > 0),
                       reverse=True)
         return [g for _, g in best[:top]]
 
@@ -76,8 +91,10 @@ class TextModel:
 
     def _build(self) -> ahocorasick.Automaton:
         automaton = ahocorasick.Automaton()
-        for gram, weights in self.grams.items():
-            automaton.add_word(gram, (gram, weights))
+        for gram, row in self.grams.items():
+            padded = (*row, 0.0) if len(row) % 2 else row
+            packed = tuple(complex(padded[i], padded[i + 1]) for i in range(0, len(padded), 2))
+            automaton.add_word(gram, (gram, packed))
         if self.grams:
             automaton.make_automaton()
         object.__setattr__(self, "_automaton", automaton)  # a cache: the model stays immutable

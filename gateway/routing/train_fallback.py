@@ -41,7 +41,8 @@ DATA = Path(__file__).resolve().parents[2] / "tests" / "routing" / "data"
 TRAIN = ["dev", "heldout", "dev2", "blind2", "blind3", "blind4", "blind5", "adversarial",
          "blind6", "blind7", "blind8", "blind9", "blind10", "blind11", "blind12",
          "blind14", "blind15", "blind18", "blind19",
-         "blind21", "blind22", "blind23", "blind24", "blind25", "blind27", "blind28"]
+         "blind21", "blind22", "blind23", "blind24", "blind25", "blind27", "blind28",
+         "extra_a", "extra_b", "extra_c"]
 # Share of the correct 12345 rule decisions (those the danger veto lets through) the model
 # veto may cost. 3 % (1.5 % until round 5g): the 13 emergencies that reached 12345 on
 # arrival of blind14-22 score, out of sample, below 0 twice, below 5 seven times and below
@@ -53,7 +54,7 @@ VETO_BUDGET = 0.03
 # 050cb58, 4fe6597, d3d6c5f, 8baed33, ebf2d94, 9c81839, e42cb00; on 2026-11-23 blind14/15
 # at 654df1c, blind18 at 25bac47, blind19 at 40007f6, blind21 at ccb558d, blind22 at
 # 34add1f, blind23/24 at d3be004, blind25 at 9aa1f66 with round 6's text model,
-# blind27/28 at 1284770 with the thresholds of the replay); closed in
+# blind27/28 at 1284770 with the thresholds of the replay, extra_a at 80a1841); closed in
 # the rules since, except blind8's — not tuned on; the vetoes now stop some of them), by
 # `base`.
 ARRIVAL_LEAKS = {
@@ -79,6 +80,8 @@ ARRIVAL_LEAKS = {
     "blind24": ["blind24.tsv:165"],
     "blind25": ["blind25.tsv:52", "blind25.tsv:120"],
     "blind27": ["blind27.tsv:296"],
+    "extra_a": ["extra_a.tsv:3", "extra_a.tsv:51", "extra_a.tsv:137", "extra_a.tsv:140",
+                "extra_a.tsv:366"],
 }
 HOTLINE = "12345"
 ALPHA = 0.5  # additive smoothing

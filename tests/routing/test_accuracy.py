@@ -179,7 +179,8 @@ def _wrong(results: list[tuple[dict[str, str], str]]) -> list[tuple[str, str, st
 
 BLIND = ["blind2", "blind3", "blind4", "blind5", "blind6", "blind7", "blind8", "blind9",
          "blind10", "blind11", "blind12", "blind14", "blind15", "blind18", "blind19", "blind21",
-         "blind22", "blind23", "blind24", "blind25", "blind27", "blind28"]
+         "blind22", "blind23", "blind24", "blind25", "blind27", "blind28",
+         "extra_a", "extra_b", "extra_c"]
 # In sample, with the text model (round 6): each file's measured figure less about half a
 # point (the model is retrained as files join; a threshold it sits near may move)
 FLOORS = {"dev": 0.99, "heldout": 0.99, "dev2": 0.97, "blind2": 0.985, "blind3": 0.985,
@@ -187,7 +188,8 @@ FLOORS = {"dev": 0.99, "heldout": 0.99, "dev2": 0.97, "blind2": 0.985, "blind3":
           "blind9": 0.99, "blind10": 0.99, "blind11": 0.99, "blind12": 0.995, "blind14": 0.98,
           "blind15": 0.975, "blind18": 0.985, "blind19": 0.99, "blind21": 0.985,
           "blind22": 0.975, "blind23": 0.975, "blind24": 0.97, "blind25": 0.98,
-          "blind27": 0.97, "blind28": 0.975}
+          "blind27": 0.975, "blind28": 0.975, "extra_a": 0.935, "extra_b": 0.97,
+          "extra_c": 0.975}
 # blind8 untouched had 6 emergencies to 12345 with the -14 veto; with the danger veto and
 # the -5 veto it has 2 out of sample (leave-one-file-out, `test_cross_validated_figures`)
 # and 0 with the shipped model, which is now trained on blind8 too. Every file: none.
@@ -505,7 +507,7 @@ def test_veto_sends_a_smell_of_danger_to_the_command_centre() -> None:
     assert _with_veto(None).veto_score(normalise(text)) is None
     score = LAYER.veto_score(normalise(text))
     veto_below = load_rules_file(DEFAULT_RULES_FILE).fallback.veto_below
-    assert veto_below == 7.0  # train_fallback --veto at a 3 % budget (5h, 5i: 6; round 6: 7)
+    assert veto_below == 8.0  # train_fallback --veto at a 3 % budget (5h, 5i: 6; round 6: 7, 8)
     assert score is not None and score < veto_below
     # an everyday 12345 matter passes
     ok = LAYER.classify(AlertFacts(text="小区门口的便利店卖过期酸奶，店员还不肯退"))
@@ -600,6 +602,7 @@ def test_cross_validated_figures() -> None:
         "blind8": 0.95, "blind9": 0.985, "blind10": 0.97, "blind11": 0.95, "blind14": 0.90,
         "blind15": 0.90, "blind18": 0.94, "blind19": 0.95, "blind21": 0.92, "blind22": 0.92,
         "blind23": 0.92, "blind24": 0.90, "blind25": 0.93, "blind27": 0.89, "blind28": 0.90,
+        "extra_a": 0.79, "extra_b": 0.86, "extra_c": 0.89,
     }
     for name, floor in out_of_sample_floors.items():
         assert results[name].right / results[name].n >= floor, name
@@ -609,7 +612,9 @@ def test_cross_validated_figures() -> None:
     # 95.95 % once the model veto rose from 0 to 5 (round 5h: about 1.9 % more of the
     # 12345 rule decisions go to a human, to catch half of the fresh leaks no list had);
     # 95.7 % over 23 files with the veto at 6 (round 5i)
-    assert right / sum(r.n for r in results.values()) >= 0.95
+    # 95.2 % over 26 files; 94.1 % with extra_a-c (round 6: 1,200 alerts written for
+    # training, a third of them hard cases — extra_a alone 79.8 % out of sample)
+    assert right / sum(r.n for r in results.values()) >= 0.94
 
 
 # ------------------------------------------------------------------ held out: never tuned on
@@ -649,7 +654,7 @@ def test_held_out_blind16_as_measured_on_arrival() -> None:
     the command centre or maritime SAR). Held out like blind13: its floor and its zero are
     the measured figures, not tuned ones. Its misses were read before round 5b, so its
     89.3 % on the later rules is no clean estimate: blind17 is (next test)."""
-    _assert_held_out("blind16", 300, 0.96)  # 86.6 % before round 6
+    _assert_held_out("blind16", 300, 0.97)  # 86.6 % before round 6
 
 
 def test_held_out_blind17_as_measured_on_arrival() -> None:
@@ -659,7 +664,7 @@ def test_held_out_blind17_as_measured_on_arrival() -> None:
     session's start), then 82.0 % on round 5c and 84.0 % on round 5d (made from blind14,
     15 and 18 only; none of blind17's misses has been read), 83.7 % with the model veto
     at 5 (round 5h), 83.7 % on round 5i; no emergency to 12345 on any of them."""
-    _assert_held_out("blind17", 300, 0.916)  # 83.7 % before round 6
+    _assert_held_out("blind17", 300, 0.923)  # 83.7 % before round 6
 
 
 def test_a_danger_told_after_a_present_marker_is_never_defused() -> None:
@@ -693,7 +698,7 @@ def test_held_out_blind20_as_measured_on_arrival() -> None:
     score 88.0 %, 0 on it; rounds 5f/5g (from blind21/22 only) 91.7 %, 0; with the model
     veto raised from 0 to 5 (round 5h) 91.3 %, 0; round 5i 91.7 %, 0. None of its misses
     has been read: the freshest estimate, held out like blind13 and blind17."""
-    _assert_held_out("blind20", 300, 0.94)  # 91.7 % before round 6
+    _assert_held_out("blind20", 300, 0.953)  # 91.7 % before round 6
 
 
 def test_held_out_blind26_as_measured_on_arrival() -> None:
@@ -702,7 +707,7 @@ def test_held_out_blind26_as_measured_on_arrival() -> None:
     round's first engine: 96.7 %, no emergency to 12345 (rules layer alone 89.7 %, 0).
     On the final engine 95.7 %, 0. Three of its misses were seen in a diff (not acted
     on): blind29/30 are the clean estimates."""
-    _assert_held_out("blind26", 300, 0.956)
+    _assert_held_out("blind26", 300, 0.96)
 
 
 def test_held_out_blind29_as_measured_on_arrival() -> None:
@@ -719,3 +724,10 @@ def test_held_out_blind30_as_measured_on_arrival() -> None:
     the final round-6 engine: 96.0 %, no emergency to 12345 (rules layer 87.7 %, 0). None
     of its misses has been read: the cleanest estimate of the whole classifier."""
     _assert_held_out("blind30", 300, 0.96)
+
+
+def test_held_out_blind31_as_measured_on_arrival() -> None:
+    """`holdout/blind31` (300, "a late-autumn fortnight", written blind) measured untouched
+    on round 6b (`80a1841`): 93.0 %, no emergency to 12345 (rules layer 87.3 %, 0); 93.7 %,
+    0 once extra_a-c (1,200 alerts written for training) joined. None of its misses read."""
+    _assert_held_out("blind31", 300, 0.936)
