@@ -25,13 +25,6 @@ from gateway.routing.normalise import normalise
 from gateway.routing.text_model import MAX_N, TEXT_MODEL_FILE, TextModel
 
 C = 30.0
-DIGITS = 5  # significant digits kept per weight (the model file's size)
-
-
-def _round(x: float) -> float:
-    return float(f"{x:.{DIGITS}g}")
-
-
 def dataset(names: list[str]) -> tuple[list[str], list[str]]:
     pairs = sorted({(normalise(r["text"]), r["expected"]) for n in names for r in tf.load(n)})
     return [t for t, _ in pairs], [label for _, label in pairs]
@@ -52,18 +45,20 @@ def fit(names: list[str]) -> tuple[Any, Any]:
 
 
 def export(vectoriser: Any, clf: Any, names: list[str]) -> dict[str, object]:
-    """The model file's content: per n-gram idf² and idf × each class's weight."""
+    """The model file's content: the n-grams, and per n-gram idf² and idf × each class's
+    weight (float32, base64: see `TextModel.from_dict`)."""
     idf = vectoriser.idf_
-    grams: dict[str, list[float]] = {}
-    for gram, j in sorted(vectoriser.vocabulary_.items()):
-        grams[gram] = [_round(idf[j] ** 2), *(_round(idf[j] * w) for w in clf.coef_[:, j])]
+    vocabulary = sorted(vectoriser.vocabulary_.items())
+    rows = [[float(idf[j] ** 2), *(float(idf[j] * w) for w in clf.coef_[:, j])]
+            for _, j in vocabulary]
     return {
         "kind": "tfidf-binary-char-1-3-logreg",
         "trained_on": names,
         "C": C,
         "classes": [str(c) for c in clf.classes_],
-        "intercepts": [_round(b) for b in clf.intercept_],
-        "grams": grams,
+        "intercepts": [float(b) for b in clf.intercept_],
+        "grams": [gram for gram, _ in vocabulary],
+        "weights": TextModel.encode(rows),
     }
 
 
@@ -90,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
             json.dumps(data, ensure_ascii=False, separators=(",", ":")) + "\n", encoding="utf-8"
         )
         grams = data["grams"]
-        size = len(grams) if isinstance(grams, dict) else 0
+        size = len(grams) if isinstance(grams, list) else 0
         print(f"wrote {TEXT_MODEL_FILE} ({TEXT_MODEL_FILE.stat().st_size:,} bytes, "
               f"{size:,} n-grams)")
     return 0
