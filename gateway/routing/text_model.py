@@ -9,9 +9,9 @@ to 12345 than the rules, so the engine uses it only inside the rules' safety bou
 `RuleEngine._arbitrate` and `ModelArbiter` in the rules schema).
 
 The file (`gateway/rules/text_model.json`) holds the n-grams and, per n-gram, its idf²
-and its weight per class times its idf (float32, base64); scoring needs no scikit-learn
-(or numpy): one Aho-Corasick pass finds the known n-grams, TF is binary (an n-gram
-present or not, as trained), the vector is L2-normalised, and the class scores go
+and its weight per class times its idf (float32, base64); scoring needs no scikit-learn:
+one Aho-Corasick pass finds the known n-grams, TF is binary (an n-gram present or not,
+as trained), numpy sums their rows, the vector is L2-normalised, and the class scores go
 through a softmax.
 """
 
@@ -21,15 +21,14 @@ import base64
 import binascii
 import json
 import math
-import sys
-from array import array
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from operator import itemgetter
 from pathlib import Path
 
 import ahocorasick
+import numpy as np
+import numpy.typing as npt
 
 from contracts import Destination
 
@@ -38,22 +37,15 @@ MAX_N = 3
 _VALUE = itemgetter(1)  # (end, row index) -> row index
 
 
-def _pack(row: Sequence[float]) -> tuple[complex, ...]:
-    """(idf², idf·w₁, …) two floats to a complex number: half the columns to sum, the same
-    sums component by component (a trailing odd float gets a zero imaginary part)."""
-    padded = (*row, 0.0) if len(row) % 2 else tuple(row)
-    return tuple(complex(padded[i], padded[i + 1]) for i in range(0, len(padded), 2))
-
-
 @dataclass(frozen=True, slots=True)
 class TextModel:
-    """Per n-gram (`names[i]`) its packed row `rows[i]` = (idf², idf·w_class…);
-    `classes` in the weights' order."""
+    """Per n-gram (`names[i]`) its row `table[i]` = (idf², idf·w_class…); `classes` in the
+    weights' order."""
 
     classes: tuple[Destination, ...]
     intercepts: tuple[float, ...]
     names: tuple[str, ...]
-    rows: tuple[tuple[complex, ...], ...]
+    table: npt.NDArray[np.float64] = field(compare=False, repr=False)
     _automaton: ahocorasick.Automaton | None = field(
         default=None, init=False, repr=False, compare=False
     )
@@ -62,17 +54,17 @@ class TextModel:
         """The class scores (in `classes` order) of a normalised text: the softmax of these
         is `probabilities`; the engine compares them directly (`share`)."""
         automaton = self._automaton if self._automaton is not None else self._build()
-        # the distinct known n-grams (binary TF), by row index, all in C: the engine asks
-        # this of every alert
+        # the distinct known n-grams (binary TF), by row index; the automaton pass is most
+        # of the cost, the gather and sum one numpy call (the engine asks this of every
+        # alert: 2x faster than summing Python floats)
         found = set(map(_VALUE, automaton.iter(normalised))) if normalised else ()
         if not found:
             return list(self.intercepts)
-        sums = map(sum, zip(*map(self.rows.__getitem__, found), strict=False))
-        flat = [x for z in sums for x in (z.real, z.imag)]
-        norm = math.sqrt(flat[0])
+        sums = self.table[np.fromiter(found, dtype=np.intp, count=len(found))].sum(axis=0)
+        norm = math.sqrt(float(sums[0]))
         if norm <= 0.0:
             return list(self.intercepts)
-        return [b + w / norm for b, w in zip(self.intercepts, flat[1:], strict=False)]
+        return [b + float(w) / norm for b, w in zip(self.intercepts, sums[1:], strict=True)]
 
     def probabilities(self, normalised: str) -> dict[Destination, float]:
         """P(destination | text) for a normalised text (the prior alone for no text)."""
@@ -88,17 +80,12 @@ class TextModel:
         mine = logits[k]
         return 1.0 / sum(math.exp(x - mine) for x in logits)
 
-    def weight(self, index: int, k: int) -> float:
-        """idf × the weight of n-gram `index` for class `k`."""
-        z = self.rows[index][(k + 1) // 2]
-        return z.imag if k % 2 == 0 else z.real
-
     def evidence(self, normalised: str, destination: Destination, top: int = 5) -> list[str]:
         """The n-grams (length ≥ 2) that pushed the text most towards `destination`."""
-        k = self.classes.index(destination)
+        column = self.classes.index(destination) + 1
         automaton = self._automaton if self._automaton is not None else self._build()
         found = set(map(_VALUE, automaton.iter(normalised))) if normalised else set()
-        weighed = ((self.weight(i, k), self.names[i]) for i in found)
+        weighed = ((float(self.table[i, column]), self.names[i]) for i in found)
         best = sorted(((w, g) for w, g in weighed if len(g) >= 2 and w > 0), reverse=True)
         return [g for _, g in best[:top]]
 
@@ -133,15 +120,12 @@ class TextModel:
         if not isinstance(grams, list) or not isinstance(weights, str):
             raise ValueError("text model: `grams` must be a list and `weights` base64")
         width = len(classes) + 1
-        table = array("f")
         try:
-            table.frombytes(base64.b64decode(weights, validate=True))
+            raw = np.frombuffer(base64.b64decode(weights, validate=True), dtype="<f4")
         except (binascii.Error, ValueError) as exc:
             raise ValueError(f"text model: `weights`: {exc}") from None
-        if sys.byteorder != "little":
-            table.byteswap()
-        if len(table) != width * len(grams):
-            raise ValueError(f"text model: {len(table)} weights for {len(grams)} n-grams "
+        if raw.size != width * len(grams):
+            raise ValueError(f"text model: {raw.size} weights for {len(grams)} n-grams "
                              f"of {width}")
         for gram in grams:
             if not isinstance(gram, str) or not 1 <= len(gram) <= MAX_N:
@@ -150,16 +134,13 @@ class TextModel:
             classes=tuple(Destination(str(c)) for c in classes),
             intercepts=tuple(float(x) for x in intercepts),
             names=tuple(grams),
-            rows=tuple(_pack(table[k : k + width]) for k in range(0, len(table), width)),
+            table=raw.astype(np.float64).reshape(len(grams), width),
         )
 
     @staticmethod
     def encode(rows: list[list[float]]) -> str:
         """`weights` for the file: the rows (idf², idf·w…) as base64 little-endian float32."""
-        table = array("f", (x for row in rows for x in row))
-        if sys.byteorder != "little":
-            table.byteswap()
-        return base64.b64encode(table.tobytes()).decode("ascii")
+        return base64.b64encode(np.asarray(rows, dtype="<f4").tobytes()).decode("ascii")
 
     @classmethod
     def load(cls, path: Path | None = None) -> TextModel:

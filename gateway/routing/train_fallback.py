@@ -19,8 +19,9 @@ reports, without writing the model).
   of their day sent to 12345 when each blind batch arrived (`ARRIVAL_LEAKS`) and any the
   current rules send there, and (b) the 12345 matters the current rules rightly send to
   12345 and the danger veto (`danger_veto` in the rules) lets through; the threshold is
-  the highest whole number that catches the most of (a) while vetoing fewer than
-  `VETO_BUDGET` of (b).
+  the lowest whole number that catches the most of (a) while vetoing fewer than
+  `VETO_BUDGET` of (b) (the highest such number until round 6: with the same catch, a
+  higher one only vetoes more 12345 matters).
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ TRAIN = ["dev", "heldout", "dev2", "blind2", "blind3", "blind4", "blind5", "adve
          "blind6", "blind7", "blind8", "blind9", "blind10", "blind11", "blind12",
          "blind14", "blind15", "blind18", "blind19",
          "blind21", "blind22", "blind23", "blind24", "blind25", "blind27", "blind28",
-         "extra_a", "extra_b", "extra_c"]
+         "extra_a", "extra_b", "extra_c", "extra_d", "extra_e", "extra_f"]
 # Share of the correct 12345 rule decisions (those the danger veto lets through) the model
 # veto may cost. 3 % (1.5 % until round 5g): the 13 emergencies that reached 12345 on
 # arrival of blind14-22 score, out of sample, below 0 twice, below 5 seven times and below
@@ -54,7 +55,8 @@ VETO_BUDGET = 0.03
 # 050cb58, 4fe6597, d3d6c5f, 8baed33, ebf2d94, 9c81839, e42cb00; on 2026-11-23 blind14/15
 # at 654df1c, blind18 at 25bac47, blind19 at 40007f6, blind21 at ccb558d, blind22 at
 # 34add1f, blind23/24 at d3be004, blind25 at 9aa1f66 with round 6's text model,
-# blind27/28 at 1284770 with the thresholds of the replay, extra_a at 80a1841); closed in
+# blind27/28 at 1284770 with the thresholds of the replay, extra_a at 80a1841,
+# extra_e at 97f3b8e); closed in
 # the rules since, except blind8's — not tuned on; the vetoes now stop some of them), by
 # `base`.
 ARRIVAL_LEAKS = {
@@ -82,6 +84,7 @@ ARRIVAL_LEAKS = {
     "blind27": ["blind27.tsv:296"],
     "extra_a": ["extra_a.tsv:3", "extra_a.tsv:51", "extra_a.tsv:137", "extra_a.tsv:140",
                 "extra_a.tsv:366"],
+    "extra_e": ["extra_e.tsv:11", "extra_e.tsv:32", "extra_e.tsv:102", "extra_e.tsv:271"],
 }
 HOTLINE = "12345"
 ALPHA = 0.5  # additive smoothing
@@ -177,7 +180,9 @@ def veto_report(engine: RuleEngine) -> float:
         cost = sum(1 for s in hot if s < t)
         print(f"veto_below {t:4d}: emergencies caught {caught:2d}/{len(leaks)}, "
               f"12345 matters vetoed {cost:3d}/{len(hot)} ({cost / len(hot):.2%})")
-        if cost < VETO_BUDGET * len(hot) and caught >= best[0]:
+        # the most caught within the budget, at the lowest threshold that catches them: a
+        # higher one with no more caught only vetoes more 12345 matters (round 6)
+        if cost < VETO_BUDGET * len(hot) and caught > best[0]:
             best = (caught, float(t))
     print(f"chosen: veto_below {best[1]} ({best[0]}/{len(leaks)} caught)")
     return best[1]

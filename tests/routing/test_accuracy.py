@@ -180,16 +180,16 @@ def _wrong(results: list[tuple[dict[str, str], str]]) -> list[tuple[str, str, st
 BLIND = ["blind2", "blind3", "blind4", "blind5", "blind6", "blind7", "blind8", "blind9",
          "blind10", "blind11", "blind12", "blind14", "blind15", "blind18", "blind19", "blind21",
          "blind22", "blind23", "blind24", "blind25", "blind27", "blind28",
-         "extra_a", "extra_b", "extra_c"]
+         "extra_a", "extra_b", "extra_c", "extra_d", "extra_e", "extra_f"]
 # In sample, with the text model (round 6): each file's measured figure less about half a
 # point (the model is retrained as files join; a threshold it sits near may move)
-FLOORS = {"dev": 0.99, "heldout": 0.99, "dev2": 0.97, "blind2": 0.985, "blind3": 0.985,
-          "blind4": 0.99, "blind5": 0.975, "blind6": 0.985, "blind7": 0.99, "blind8": 0.995,
+FLOORS = {"dev": 0.99, "heldout": 0.985, "dev2": 0.96, "blind2": 0.985, "blind3": 0.985,
+          "blind4": 0.985, "blind5": 0.97, "blind6": 0.98, "blind7": 0.985, "blind8": 0.995,
           "blind9": 0.99, "blind10": 0.99, "blind11": 0.99, "blind12": 0.995, "blind14": 0.98,
-          "blind15": 0.975, "blind18": 0.985, "blind19": 0.99, "blind21": 0.985,
-          "blind22": 0.975, "blind23": 0.975, "blind24": 0.97, "blind25": 0.98,
-          "blind27": 0.975, "blind28": 0.975, "extra_a": 0.935, "extra_b": 0.97,
-          "extra_c": 0.975}
+          "blind15": 0.975, "blind18": 0.985, "blind19": 0.99, "blind21": 0.98,
+          "blind22": 0.975, "blind23": 0.975, "blind24": 0.965, "blind25": 0.98,
+          "blind27": 0.975, "blind28": 0.975, "extra_a": 0.94, "extra_b": 0.97,
+          "extra_c": 0.97, "extra_d": 0.905, "extra_e": 0.985, "extra_f": 0.935}
 # blind8 untouched had 6 emergencies to 12345 with the -14 veto; with the danger veto and
 # the -5 veto it has 2 out of sample (leave-one-file-out, `test_cross_validated_figures`)
 # and 0 with the shipped model, which is now trained on blind8 too. Every file: none.
@@ -224,8 +224,9 @@ def test_accuracy_on_all_files_together() -> None:
     accuracy = 1 - len(wrong) / len(results)
     # 97 % and more until the model veto rose from 0 to 6 (rounds 5h/5i: about 2 % more of
     # the 12345 rule decisions go to a human, to stop fresh leaks); 96.8 % after; 99.1 %
-    # with the text model (round 6, in sample: it is trained on these files)
-    assert accuracy >= 0.985, f"{accuracy:.3f}; wrong: {wrong[:20]}"
+    # with the text model (round 6, in sample: it is trained on these files), 98.4 % once
+    # the hard training sets extra_a-f joined
+    assert accuracy >= 0.98, f"{accuracy:.3f}; wrong: {wrong[:20]}"
 
 
 def test_masks_and_defuse_never_hide_a_present_danger() -> None:
@@ -507,7 +508,7 @@ def test_veto_sends_a_smell_of_danger_to_the_command_centre() -> None:
     assert _with_veto(None).veto_score(normalise(text)) is None
     score = LAYER.veto_score(normalise(text))
     veto_below = load_rules_file(DEFAULT_RULES_FILE).fallback.veto_below
-    assert veto_below == 8.0  # train_fallback --veto at a 3 % budget (5h, 5i: 6; round 6: 7, 8)
+    assert veto_below == 6.0  # train_fallback --veto at a 3 % budget (5h, 5i, round 6: 6)
     assert score is not None and score < veto_below
     # an everyday 12345 matter passes
     ok = LAYER.classify(AlertFacts(text="小区门口的便利店卖过期酸奶，店员还不肯退"))
@@ -602,7 +603,8 @@ def test_cross_validated_figures() -> None:
         "blind8": 0.95, "blind9": 0.985, "blind10": 0.97, "blind11": 0.95, "blind14": 0.90,
         "blind15": 0.90, "blind18": 0.94, "blind19": 0.95, "blind21": 0.92, "blind22": 0.92,
         "blind23": 0.92, "blind24": 0.90, "blind25": 0.93, "blind27": 0.89, "blind28": 0.90,
-        "extra_a": 0.79, "extra_b": 0.86, "extra_c": 0.89,
+        "extra_a": 0.79, "extra_b": 0.87, "extra_c": 0.89, "extra_d": 0.70, "extra_e": 0.95,
+        "extra_f": 0.75,
     }
     for name, floor in out_of_sample_floors.items():
         assert results[name].right / results[name].n >= floor, name
@@ -612,9 +614,11 @@ def test_cross_validated_figures() -> None:
     # 95.95 % once the model veto rose from 0 to 5 (round 5h: about 1.9 % more of the
     # 12345 rule decisions go to a human, to catch half of the fresh leaks no list had);
     # 95.7 % over 23 files with the veto at 6 (round 5i)
-    # 95.2 % over 26 files; 94.1 % with extra_a-c (round 6: 1,200 alerts written for
-    # training, a third of them hard cases — extra_a alone 79.8 % out of sample)
-    assert right / sum(r.n for r in results.values()) >= 0.94
+    # 95.2 % over 26 files; 94.1 % with extra_a-c and 92.7 % with extra_d-f (round 6:
+    # 2,400 alerts written for training, most of them hard on purpose — 12345 matters in
+    # alarming words, hidden emergencies, the sea/land and fishing lines: extra_d alone
+    # 71.2 %, extra_f 76.0 % out of sample for the rules layer)
+    assert right / sum(r.n for r in results.values()) >= 0.925
 
 
 # ------------------------------------------------------------------ held out: never tuned on
@@ -654,7 +658,7 @@ def test_held_out_blind16_as_measured_on_arrival() -> None:
     the command centre or maritime SAR). Held out like blind13: its floor and its zero are
     the measured figures, not tuned ones. Its misses were read before round 5b, so its
     89.3 % on the later rules is no clean estimate: blind17 is (next test)."""
-    _assert_held_out("blind16", 300, 0.96)  # 86.6 % before round 6
+    _assert_held_out("blind16", 300, 0.963)  # 86.6 % before round 6
 
 
 def test_held_out_blind17_as_measured_on_arrival() -> None:
@@ -664,7 +668,7 @@ def test_held_out_blind17_as_measured_on_arrival() -> None:
     session's start), then 82.0 % on round 5c and 84.0 % on round 5d (made from blind14,
     15 and 18 only; none of blind17's misses has been read), 83.7 % with the model veto
     at 5 (round 5h), 83.7 % on round 5i; no emergency to 12345 on any of them."""
-    _assert_held_out("blind17", 300, 0.91)  # 83.7 % before round 6
+    _assert_held_out("blind17", 300, 0.92)  # 83.7 % before round 6
 
 
 def test_a_danger_told_after_a_present_marker_is_never_defused() -> None:
@@ -698,17 +702,17 @@ def test_held_out_blind20_as_measured_on_arrival() -> None:
     score 88.0 %, 0 on it; rounds 5f/5g (from blind21/22 only) 91.7 %, 0; with the model
     veto raised from 0 to 5 (round 5h) 91.3 %, 0; round 5i 91.7 %, 0. None of its misses
     has been read: the freshest estimate, held out like blind13 and blind17."""
-    _assert_held_out("blind20", 300, 0.936)  # 91.7 % before round 6
+    _assert_held_out("blind20", 300, 0.953)  # 91.7 % before round 6
 
 
 def test_held_out_blind26_as_measured_on_arrival() -> None:
     """`holdout/blind26` (300 alerts, "a typhoon-season week", written blind on 2026-11-24
     while round 6 was being built; never tuned or trained on) measured untouched on the
     round's first engine: 96.7 %, no emergency to 12345 (rules layer alone 89.7 %, 0).
-    95.3 %, 0 on the final engine (round 6d: a 12345 decision needs P ≥ 0.7, an unplaced
-    alert P ≥ 0.8 — fewer leaks, fewer right). Three of its misses were seen in a diff
+    95.3 %, 0 on round 6d (a 12345 decision needs P ≥ 0.7, an unplaced alert P ≥ 0.8 —
+    fewer leaks, fewer right); 94.3 %, 0 on the final engine (6e). Three of its misses were seen in a diff
     (not acted on): blind30/31 are the clean estimates."""
-    _assert_held_out("blind26", 300, 0.953)
+    _assert_held_out("blind26", 300, 0.943)
 
 
 def test_held_out_blind29_as_measured_on_arrival() -> None:
@@ -716,20 +720,29 @@ def test_held_out_blind29_as_measured_on_arrival() -> None:
     final round-6 engine: 96.3 % with ONE emergency to 12345 (rules layer 92.3 %, 1) — a
     farewell after a medical-insurance question ("药我都吃完了……别来找我"). That one text
     was read and its class closed (the pills taken, don't come looking); no other miss
-    was read. 96.7 %, 0 on 6c; 96.0 %, 0 on the final engine (6d)."""
-    _assert_held_out("blind29", 300, 0.96)
+    was read. 96.7 %, 0 on 6c; 96.0 %, 0 on 6d; 95.7 %, 0 on the final engine (6e)."""
+    _assert_held_out("blind29", 300, 0.956)
 
 
 def test_held_out_blind30_as_measured_on_arrival() -> None:
     """`holdout/blind30` (300, "a hot summer week", written blind) measured untouched on
     the final round-6 engine: 96.0 %, no emergency to 12345 (rules layer 87.7 %, 0). None
-    of its misses has been read. 95.0 %, 0 on the final engine (6d: stricter thresholds)."""
-    _assert_held_out("blind30", 300, 0.95)
+    of its misses has been read. 95.0 %, 0 on 6d (stricter thresholds); 96.7 %, 0 on the
+    final engine (6e: 1,200 more training alerts)."""
+    _assert_held_out("blind30", 300, 0.966)
 
 
 def test_held_out_blind31_as_measured_on_arrival() -> None:
     """`holdout/blind31` (300, "a late-autumn fortnight", written blind) measured untouched
     on round 6b (`80a1841`): 93.0 %, no emergency to 12345 (rules layer 87.3 %, 0); 93.7 %,
-    0 once extra_a-c (1,200 alerts written for training) joined; 92.0 %, 0 on the final
-    engine (6d: stricter thresholds). None of its misses read."""
-    _assert_held_out("blind31", 300, 0.92)
+    0 once extra_a-c (1,200 alerts written for training) joined; 92.0 %, 0 on 6d (stricter
+    thresholds); 92.3 %, 0 on the final engine (6e). None of its misses read."""
+    _assert_held_out("blind31", 300, 0.923)
+
+
+def test_held_out_blind32_as_measured_on_arrival() -> None:
+    """`holdout/blind32` (300, "the Spring Festival week", written blind) measured untouched
+    on `97f3b8e` (round 6d): 96.0 %, no emergency to 12345 (rules layer 90.7 %, 0); 96.7 %,
+    0 once extra_d-f (1,200 more alerts written for training) joined. None of its misses
+    read."""
+    _assert_held_out("blind32", 300, 0.966)
