@@ -746,3 +746,10 @@ def test_held_out_blind32_as_measured_on_arrival() -> None:
     0 once extra_d-f (1,200 more alerts written for training) joined. None of its misses
     read."""
     _assert_held_out("blind32", 300, 0.966)
+
+
+def test_held_out_blind33_as_measured_on_arrival() -> None:
+    """`holdout/blind33` (300, "an early-summer week", written blind) measured untouched
+    on the final round-6 engine (`213dcf8`): 97.7 %, no emergency to 12345 (rules layer
+    94.7 %, 0). None of its misses read."""
+    _assert_held_out("blind33", 300, 0.976)
