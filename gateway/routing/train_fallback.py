@@ -43,7 +43,8 @@ TRAIN = ["dev", "heldout", "dev2", "blind2", "blind3", "blind4", "blind5", "adve
          "blind6", "blind7", "blind8", "blind9", "blind10", "blind11", "blind12",
          "blind14", "blind15", "blind18", "blind19",
          "blind21", "blind22", "blind23", "blind24", "blind25", "blind27", "blind28",
-         "extra_a", "extra_b", "extra_c", "extra_d", "extra_e", "extra_f"]
+         "extra_a", "extra_b", "extra_c", "extra_d", "extra_e", "extra_f",
+         "extra_g", "extra_h", "extra_i"]
 # Share of the correct 12345 rule decisions (those the danger veto lets through) the model
 # veto may cost. 3 % (1.5 % until round 5g): the 13 emergencies that reached 12345 on
 # arrival of blind14-22 score, out of sample, below 0 twice, below 5 seven times and below
@@ -56,7 +57,7 @@ VETO_BUDGET = 0.03
 # at 654df1c, blind18 at 25bac47, blind19 at 40007f6, blind21 at ccb558d, blind22 at
 # 34add1f, blind23/24 at d3be004, blind25 at 9aa1f66 with round 6's text model,
 # blind27/28 at 1284770 with the thresholds of the replay, extra_a at 80a1841,
-# extra_e at 97f3b8e); closed in
+# extra_e at 97f3b8e, extra_g at 7781702); closed in
 # the rules since, except blind8's — not tuned on; the vetoes now stop some of them), by
 # `base`.
 ARRIVAL_LEAKS = {
@@ -85,6 +86,7 @@ ARRIVAL_LEAKS = {
     "extra_a": ["extra_a.tsv:3", "extra_a.tsv:51", "extra_a.tsv:137", "extra_a.tsv:140",
                 "extra_a.tsv:366"],
     "extra_e": ["extra_e.tsv:11", "extra_e.tsv:32", "extra_e.tsv:102", "extra_e.tsv:271"],
+    "extra_g": [f"extra_g.tsv:{n}" for n in (5, 6, 25, 74, 148, 163, 239, 246, 266, 277, 369)],
 }
 HOTLINE = "12345"
 ALPHA = 0.5  # additive smoothing
