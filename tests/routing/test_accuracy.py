@@ -763,3 +763,11 @@ def test_held_out_blind33_as_measured_on_arrival() -> None:
     94.7 %, 0); 98.7 %, 0 once extra_g-i (1,200 more training alerts) joined. None of its
     misses read."""
     _assert_held_out("blind33", 300, 0.986)
+
+
+def test_held_out_blind34_as_measured_on_arrival() -> None:
+    """`holdout/blind34` (300, "the end of the school year in a port city", written blind)
+    measured untouched on the final round-6 engine (`ddd8605`): 96.3 %, no emergency to
+    12345 — the rules layer alone sends one there (87.0 %), the text model's veto stops
+    it. None of its misses read."""
+    _assert_held_out("blind34", 300, 0.963)
