@@ -17,6 +17,7 @@ from datetime import datetime
 from functools import lru_cache, reduce
 from itertools import repeat
 from pathlib import Path
+from typing import Protocol, Self, TypeVar
 from zoneinfo import ZoneInfo
 
 import ahocorasick
@@ -34,7 +35,7 @@ from gateway.routing.rules import (
     load_rules_file,
     parse_rules,
 )
-from gateway.routing.text_model import TEXT_MODEL_FILE, TextModel, cached_text_model
+from gateway.routing.text_model import TEXT_MODEL_FILE, TextModel
 
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 FALLBACK_RULE = "fallback.nb-12345"
@@ -46,7 +47,7 @@ MODEL_VETO_RULE = "safety.model-veto"
 MODEL_RULE_PREFIX = "model."
 # the category of a decision the text model made, per destination
 MODEL_CATEGORIES = {
-    Destination.HOTLINE_12345: "service.classified-statistically",
+    Destination.HOTLINE_12345: FALLBACK_CATEGORY,
     Destination.COMMAND_CENTRE: "emergency.classified-statistically",
     Destination.MARITIME_SAR: "sea.classified-statistically",
     Destination.OCEAN_FISHERY: "sea.fishery.classified-statistically",
@@ -55,28 +56,37 @@ EMERGENCY_CENTRES = (Destination.COMMAND_CENTRE, Destination.MARITIME_SAR,
                      Destination.OCEAN_FISHERY)
 
 
-@lru_cache(maxsize=4)
-def _fallback_model(path: Path, mtime_ns: int) -> FallbackModel:
-    return FallbackModel.load(path)
+class _ModelFile(Protocol):
+    @classmethod
+    def load(cls, path: Path) -> Self: ...
+
+
+_M = TypeVar("_M", bound=_ModelFile)
+
+
+@lru_cache(maxsize=8)
+def _loaded(kind: type[_M], path: Path, mtime_ns: int) -> _M:
+    """One model object per kind and file version, shared by every engine (hot reload,
+    tests): a file changed on disk is read again."""
+    return kind.load(path)
+
+
+def _load_model(kind: type[_M], path: Path, source: str, what: str) -> _M:
+    try:
+        model: _M = _loaded(kind, path, path.stat().st_mtime_ns)  # lru_cache erases the type
+        return model
+    except (OSError, ValueError, KeyError) as exc:
+        raise RulesError(f"{what}: {exc}", source=source) from None
 
 
 def load_text_model(source: str, path: Path = TEXT_MODEL_FILE) -> TextModel:
     """The shipped text model (cached per file version); RulesError if unusable."""
-    try:
-        return cached_text_model(path, path.stat().st_mtime_ns)
-    except (OSError, ValueError, KeyError) as exc:
-        raise RulesError(f"model enabled, but the text model is unusable: {exc}",
-                         source=source) from None
+    return _load_model(TextModel, path, source, "model enabled, but the text model is unusable")
 
 
 def load_fallback(source: str, path: Path = FALLBACK_MODEL_FILE) -> FallbackModel:
     """The shipped fallback model (cached per file version); RulesError if unusable."""
-    try:
-        return _fallback_model(path, path.stat().st_mtime_ns)
-    except (OSError, ValueError, KeyError) as exc:
-        raise RulesError(
-            f"fallback enabled, but the model is unusable: {exc}", source=source
-        ) from None
+    return _load_model(FallbackModel, path, source, "fallback enabled, but the model is unusable")
 
 
 @dataclass(frozen=True, slots=True)

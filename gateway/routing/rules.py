@@ -249,11 +249,12 @@ class ModelArbiter(_Strict):
     It can send an alert to 12345 that the rules would not, so its thresholds are
     chosen by replaying fresh alerts as they arrived (docs/routing.md, round 6)."""
 
+    # the defaults are the thresholds the replay chose (round 6d): `model: {}` is safe
     enabled: bool = True
-    keep_hotline: Probability = 0.3
-    hotline_unplaced: Probability = 0.7
-    hotline_over_rule: Probability = 0.6
-    hotline_over_danger: Probability = 0.9
+    keep_hotline: Probability = 0.7
+    hotline_unplaced: Probability = 0.8
+    hotline_over_rule: Probability = 0.7
+    hotline_over_danger: Probability = 0.95
     choose_centre: bool = True
     sea_words: PhraseList = Field(default_factory=list)
     # generic sea rules (a vessel or a person in trouble, no craft named) whose choice

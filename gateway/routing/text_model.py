@@ -22,7 +22,6 @@ import binascii
 import json
 import math
 from dataclasses import dataclass, field
-from functools import lru_cache
 from operator import itemgetter
 from pathlib import Path
 
@@ -151,12 +150,4 @@ class TextModel:
         return cls.from_dict(data)
 
 
-@lru_cache(maxsize=4)
-def cached_text_model(path: Path, mtime_ns: int) -> TextModel:
-    """One model object per file version, shared by every engine (hot reload, tests)."""
-    model = TextModel.load(path)
-    model.warm()
-    return model
-
-
-__all__ = ["TEXT_MODEL_FILE", "TextModel", "cached_text_model"]
+__all__ = ["TEXT_MODEL_FILE", "TextModel"]
