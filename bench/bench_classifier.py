@@ -3,7 +3,8 @@
 The default rules plus one synthetic rule that brings the automaton to about 5,000
 phrases; alerts are the labelled texts mixed into longer synthetic ones (traditional,
 full-width, 10–400 characters). Measures the engine alone and `linkgate route` on JSON
-lines (parse + classify + print). Run: `.venv/bin/python bench/bench_classifier.py [N]`.
+lines (parse + classify + print), which classifies in batches (`classify_many`, also
+measured alone). Run: `.venv/bin/python bench/bench_classifier.py [N]`.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ sys.path.insert(0, str(ROOT))
 import opencc  # noqa: E402
 
 from contracts import Channel  # noqa: E402
-from gateway.routing.cli import route_command  # noqa: E402
+from gateway.routing.cli import BATCH, route_command  # noqa: E402
 from gateway.routing.engine import AlertFacts, RuleEngine  # noqa: E402
 from gateway.routing.rules import DEFAULT_RULES_FILE  # noqa: E402
 
@@ -76,6 +77,14 @@ def main() -> None:
     engine_rate = statistics.median(runs)
     engine_cpu_rate = statistics.median(cpu_runs)
 
+    batch_runs, batch_cpu_runs = [], []
+    for _ in range(3):  # `classify_many` in `linkgate route`'s batches
+        t0, c0 = time.perf_counter(), time.process_time()
+        for i in range(0, n, BATCH):
+            engine.classify_many(facts[i:i + BATCH])
+        batch_runs.append(n / (time.perf_counter() - t0))
+        batch_cpu_runs.append(n / (time.process_time() - c0))
+
     lines = "\n".join(json.dumps({"text": a, "channel": "sms"}, ensure_ascii=False) for a in alerts)
     rules_path = ROOT / "bench" / ".bench_rules.yaml"
     rules_path.write_text(synthetic_rules(random.Random(7)), encoding="utf-8")
@@ -97,6 +106,8 @@ def main() -> None:
         "text_chars_max": max(lengths),
         "engine_alerts_per_s_wall": round(engine_rate),
         "engine_alerts_per_s_cpu": round(engine_cpu_rate),
+        "engine_batched_alerts_per_s_wall": round(statistics.median(batch_runs)),
+        "engine_batched_alerts_per_s_cpu": round(statistics.median(batch_cpu_runs)),
         "route_cli_alerts_per_s_wall_incl_rules_load": round(cli_rate),
         "route_cli_alerts_per_s_cpu_incl_rules_load": round(cli_cpu_rate),
         "load_average_1m": round(os.getloadavg()[0], 2),

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import select
+import stat
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TextIO
 
@@ -11,8 +15,10 @@ from pydantic import ValidationError
 
 from gateway.routing.engine import RuleEngine
 from gateway.routing.rules import RulesError
-from gateway.routing.service import RouteRequest, route
+from gateway.routing.service import RouteRequest, route, route_many
 from gateway.settings import SettingsError, load_settings
+
+BATCH = 512  # alerts classified together: the text model scores a batch ~4x cheaper per alert
 
 
 def _rules_path(explicit: Path | None) -> Path | None:
@@ -55,15 +61,50 @@ def route_command(
         out.write(route(engine, request).model_dump_json() + "\n")
         return 0
     failures = 0
-    for lineno, line in enumerate(stdin or sys.stdin, 1):
-        if not line.strip():
-            continue
-        try:
-            request = RouteRequest.model_validate_json(line)
-        except ValidationError as exc:
-            failures += 1
-            out.write(json.dumps({"error": _error(exc), "line": lineno}, ensure_ascii=False) + "\n")
-            continue
-        out.write(route(engine, request).model_dump_json() + "\n")
-    out.flush()
+    for batch in _batches(stdin or sys.stdin):
+        requests: list[RouteRequest] = []
+        answers: list[str | int] = []  # per line: its error, or its request's index
+        for lineno, line in batch:
+            try:
+                requests.append(RouteRequest.model_validate_json(line))
+            except ValidationError as exc:
+                failures += 1
+                answers.append(json.dumps({"error": _error(exc), "line": lineno},
+                                          ensure_ascii=False))
+                continue
+            answers.append(len(requests) - 1)
+        results = route_many(engine, requests)
+        for answer in answers:
+            out.write((answer if isinstance(answer, str)
+                       else results[answer].model_dump_json()) + "\n")
+        out.flush()
     return 1 if failures else 0
+
+
+def _batches(stream: TextIO) -> Iterator[list[tuple[int, str]]]:
+    """The non-blank input lines (with their numbers) in batches of up to `BATCH`; a
+    batch ends early when the input has nothing more ready, so a live pipe gets each
+    answer as its line arrives, not when a batch fills."""
+    batch: list[tuple[int, str]] = []
+    for lineno, line in enumerate(stream, 1):
+        if line.strip():
+            batch.append((lineno, line))
+        if batch and (len(batch) >= BATCH or not _more_ready(stream)):
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _more_ready(stream: TextIO) -> bool:
+    """Whether reading on would not wait: always for a file or an in-memory text; for a
+    pipe or terminal, whether its descriptor has data (lines Python has already read
+    ahead are not seen, which only makes a batch smaller)."""
+    try:
+        fd = stream.fileno()
+    except (AttributeError, OSError, ValueError):
+        return True
+    if stat.S_ISREG(os.fstat(fd).st_mode):
+        return True
+    ready, _, _ = select.select([fd], [], [], 0)
+    return bool(ready)

@@ -21,6 +21,7 @@ import base64
 import binascii
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from operator import itemgetter
 from pathlib import Path
@@ -30,9 +31,9 @@ import numpy as np
 import numpy.typing as npt
 
 from contracts import Destination
+from gateway.routing.ngram_table import MAX_N, NgramTable
 
 TEXT_MODEL_FILE = Path(__file__).resolve().parent.parent / "rules" / "text_model.json"
-MAX_N = 3
 _VALUE = itemgetter(1)  # (end, row index) -> row index
 
 
@@ -48,6 +49,7 @@ class TextModel:
     _automaton: ahocorasick.Automaton | None = field(
         default=None, init=False, repr=False, compare=False
     )
+    _table: NgramTable | None = field(default=None, init=False, repr=False, compare=False)
 
     def logits(self, normalised: str) -> list[float]:
         """The class scores (in `classes` order) of a normalised text: the softmax of these
@@ -64,6 +66,22 @@ class TextModel:
         if norm <= 0.0:
             return list(self.intercepts)
         return [b + float(w) / norm for b, w in zip(self.intercepts, sums[1:], strict=True)]
+
+    def logits_many(self, normalised: Sequence[str]) -> list[list[float]]:
+        """`logits` of many texts at once: the same scores (summed in another order, so
+        equal to ~1e-12), found with numpy over the whole batch (`NgramTable`) rather
+        than one automaton pass per text — ~4x faster per text from 64 texts on."""
+        scores = np.zeros((len(normalised), len(self.classes)))
+        scores += np.asarray(self.intercepts)
+        owner, row = self._ngram_table().occurrences(normalised)
+        if not len(owner):
+            return scores.tolist()
+        firsts = np.flatnonzero(np.concatenate(([True], owner[1:] != owner[:-1])))
+        sums = np.add.reduceat(self.table.take(row, axis=0), firsts, axis=0)
+        norms = np.sqrt(sums[:, 0])
+        scored = norms > 0.0
+        scores[owner[firsts][scored]] += sums[scored, 1:] / norms[scored, None]
+        return scores.tolist()
 
     def probabilities(self, normalised: str) -> dict[Destination, float]:
         """P(destination | text) for a normalised text (the prior alone for no text)."""
@@ -92,6 +110,14 @@ class TextModel:
         """Build the automaton now (~0.3 s), not on the first alert."""
         if self._automaton is None:
             self._build()
+
+    def _ngram_table(self) -> NgramTable:
+        """The batch lookup table, built on the first batch (~0.2 s, ~8 MB): a process
+        that routes one alert at a time never needs it."""
+        if self._table is None:
+            object.__setattr__(self, "_table", NgramTable(self.names))  # a cache, as above
+        assert self._table is not None
+        return self._table
 
     def _build(self) -> ahocorasick.Automaton:
         automaton = ahocorasick.Automaton()

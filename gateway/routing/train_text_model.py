@@ -21,8 +21,9 @@ import json
 from typing import Any
 
 from gateway.routing import train_fallback as tf
+from gateway.routing.ngram_table import MAX_N
 from gateway.routing.normalise import normalise
-from gateway.routing.text_model import MAX_N, TEXT_MODEL_FILE, TextModel
+from gateway.routing.text_model import TEXT_MODEL_FILE, TextModel
 
 C = 30.0
 def dataset(names: list[str]) -> tuple[list[str], list[str]]:

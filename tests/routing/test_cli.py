@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import select
 import subprocess
 import sys
 from pathlib import Path
@@ -62,3 +63,46 @@ def test_console_script_without_broker() -> None:
     assert proc.returncode == 0, proc.stderr
     rows = [json.loads(line) for line in proc.stdout.splitlines()]
     assert [r["destination"] for r in rows] == ["command-centre", "12345"]
+
+
+def test_a_live_pipe_gets_each_answer_as_its_line_arrives() -> None:
+    """Lines are classified in batches, but a batch never waits for input that has not
+    come: with stdin still open, the first line's answer arrives before the second line
+    is written."""
+    env = {**os.environ, "LINKGATE_AMQP_URL": "amqp://nobody@127.0.0.1:1/"}
+    proc = subprocess.Popen(
+        [str(LINKGATE), "route"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True, env=env,
+    )
+    assert proc.stdin is not None and proc.stdout is not None
+    try:
+        proc.stdin.write('{"text":"路灯坏了","channel":"sms"}\n')
+        proc.stdin.flush()
+        ready, _, _ = select.select([proc.stdout], [], [], 30)
+        assert ready, "no answer while stdin stays open"
+        assert json.loads(proc.stdout.readline())["destination"] == "12345"
+        proc.stdin.write('{"text":"货轮搁浅","channel":"call"}\n')
+        proc.stdin.close()
+        assert json.loads(proc.stdout.readline())["destination"] == "maritime-sar"
+        assert proc.wait(timeout=30) == 0
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_a_large_input_is_answered_line_for_line() -> None:
+    """More lines than one batch, bad lines among them: every line answered, in order."""
+    texts = ["路灯坏了", "渔船进水了", "货轮搁浅", "有人落水了"]
+    lines = [json.dumps({"text": texts[i % 4]}, ensure_ascii=False) if i % 97 else "{bad"
+             for i in range(1, 1201)]
+    out = io.StringIO()
+    code = route_command(text=None, channel="api", rules_file=None,
+                         stdin=io.StringIO("\n".join(lines) + "\n"), stdout=out)
+    assert code == 1
+    rows = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert len(rows) == 1200
+    want = ["12345", "ocean-fishery", "maritime-sar", "command-centre"]
+    for i, row in enumerate(rows, 1):
+        assert row == ({"error": row["error"], "line": i} if i % 97 == 0 else row)
+        if i % 97:
+            assert row["destination"] == want[i % 4], (i, row)

@@ -174,3 +174,31 @@ def test_an_unusable_model_file_is_a_clear_error(tmp_path: Path) -> None:
         load_text_model("rules.yaml", bad)
     with pytest.raises(RulesError, match="text model is unusable"):
         load_text_model("rules.yaml", tmp_path / "missing.json")
+
+
+# --------------------------------------------------------------------------- batches
+
+
+def test_a_batch_scores_every_text_as_one_alone() -> None:
+    """`logits_many` (numpy over the whole batch) gives each text the scores `logits`
+    (one automaton pass) gives it alone: every labelled text, in one batch and in
+    batches of 7, plus texts with nothing known, a NUL, a lone surrogate, repeats."""
+    model = load_text_model("test")
+    texts = [normalise(r["text"]) for name in FILES for r in _rows(name)]
+    texts += ["", "\x00", "\x00ab", "\ud800救命", "qqqq", "救命救命救命", ""]
+    alone = [model.logits(t) for t in texts]
+    for batch_size in (len(texts), 7):
+        together = [s for i in range(0, len(texts), batch_size)
+                    for s in model.logits_many(texts[i:i + batch_size])]
+        for text, got, want in zip(texts, together, alone, strict=True):
+            assert got == pytest.approx(want, rel=1e-9, abs=1e-12), text
+    assert model.logits_many([]) == []
+
+
+@pytest.mark.parametrize("name", ["blind10", "extra_g", "holdout/blind34", "adversarial"])
+def test_a_batch_of_alerts_gets_the_decisions_each_gets_alone(name: str) -> None:
+    facts = [AlertFacts(text=r["text"], channel=Channel(r["channel"])) for r in _rows(name)]
+    facts += [AlertFacts(text="咨询医保", category="12345.medical-insurance"),
+              AlertFacts(text="渔船进水了", at_sea=True), AlertFacts(text="")]
+    assert ENGINE.classify_many(facts) == [ENGINE.classify(f) for f in facts]
+    assert LAYER.classify_many(facts) == [LAYER.classify(f) for f in facts]
