@@ -610,11 +610,16 @@ class RuleEngine:
             )
         rule = decision.rule
         need = arbiter.hotline_unplaced if rule == "default" else arbiter.hotline_over_rule
+        short = len(text) < arbiter.min_chars  # too few words to out-weigh a rule or danger
         if (
             hotline >= need  # most alerts stop here: the danger checks cost more
+            and not (short and rule != "default")
             and not rule.startswith("safety.")  # a safety veto's decision
             and not self.present_danger(text)
-            and (hotline >= arbiter.hotline_over_danger or not self.danger_words(text, hits))
+            and (
+                (hotline >= arbiter.hotline_over_danger and not short)
+                or not self.danger_words(text, hits)
+            )
         ):
             return self._model_decision(Destination.HOTLINE_12345, text, 0)
         if centre is current:

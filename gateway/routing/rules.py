@@ -240,6 +240,10 @@ class ModelArbiter(_Strict):
     - with a danger word in the text (`danger_veto.words`), 12345 needs P ≥
       `hotline_over_danger` whatever the above; an acute danger, or one told after a
       present marker, or a safety veto's decision, never goes to 12345;
+    - neither an emergency rule's decision nor a danger word is over-ruled in a text of
+      fewer than `min_chars` characters (normalised): in a few characters the model reads
+      an opening (我想…, 请问…) or its own prior louder than the danger — "我想自杀",
+      "想死", "不能动", "suicide" all had P ≥ 0.95 (docs/routing.md, round 7);
     - `choose_centre`: an emergency the rules leave with the command centre (a rule's
       or the default) goes to a sea centre when the model finds it likelier and one of
       `sea_words` occurs (no sea word: a drowning in a river stays 110's); a sea rule's
@@ -255,6 +259,7 @@ class ModelArbiter(_Strict):
     hotline_unplaced: Probability = 0.8
     hotline_over_rule: Probability = 0.7
     hotline_over_danger: Probability = 0.95
+    min_chars: int = Field(12, ge=0, le=1000)
     choose_centre: bool = True
     sea_words: PhraseList = Field(default_factory=list)
     # generic sea rules (a vessel or a person in trouble, no craft named) whose choice

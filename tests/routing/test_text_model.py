@@ -23,7 +23,13 @@ from gateway.routing.engine import (
     load_text_model,
 )
 from gateway.routing.normalise import normalise
-from gateway.routing.rules import DEFAULT_RULES_FILE, RulesError, load_rules_file, parse_rules
+from gateway.routing.rules import (
+    DEFAULT_RULES_FILE,
+    RulesError,
+    RuleSet,
+    load_rules_file,
+    parse_rules,
+)
 from gateway.routing.text_model import TEXT_MODEL_FILE, TextModel
 
 DATA = Path(__file__).resolve().parent / "data"
@@ -147,6 +153,7 @@ def test_the_shipped_model_is_trained_on_every_labelled_file() -> None:
         ("model:\n  hotline_unplaced: -0.1\n", "hotline_unplaced"),
         ("model:\n  sea_words: ['@nowhere']\n", "unknown phrase set"),
         ("model:\n  choose_centre: perhaps\n", "choose_centre"),
+        ("model:\n  min_chars: -1\n", "min_chars"),
     ],
 )
 def test_a_bad_model_section_is_refused_with_its_line(section: str, complaint: str) -> None:
@@ -158,6 +165,45 @@ def test_a_bad_model_section_is_refused_with_its_line(section: str, complaint: s
         parse_rules(bad)
     assert complaint in str(err.value)
     assert err.value.line is not None
+
+
+def _phrases(ruleset: RuleSet, entries: list[str]) -> list[str]:
+    out: list[str] = []
+    for entry in entries:
+        out += _phrases(ruleset, list(ruleset.phrase_sets[entry[1:]])) if entry.startswith("@") \
+            else [entry]
+    return out
+
+
+def test_no_danger_word_in_a_few_characters_goes_to_12345() -> None:
+    """In a short text the model reads an opening (我想…, 请问…) or its own prior louder
+    than the danger: "我想自杀" went to 12345 at P 0.97 on arrival of blind37. Every danger
+    and acute word of the rules file, alone and in nine short frames, stays out of 12345
+    (a rule's decision, the danger veto, the model's bounds: whichever holds)."""
+    ruleset = ENGINE.ruleset
+    assert ruleset.danger_veto is not None
+    words = set(_phrases(ruleset, list(ruleset.danger_veto.words)))
+    words |= set(_phrases(ruleset, list(ruleset.danger_veto.acute)))
+    assert len(words) > 700
+    frames = ["{}", "我{}", "我想{}", "我要{}", "{}了", "有人{}", "我家{}", "快{}", "请问{}"]
+    sent = [text for w in sorted(words) for f in frames
+            if ENGINE.classify(AlertFacts(text=(text := f.format(w)))).destination
+            is Destination.HOTLINE_12345]
+    assert sent == []
+
+
+@pytest.mark.parametrize("text", ["我想自杀", "我想死", "想死了", "我要跳楼", "不能动", "吓坏了",
+                                  "suicide", "我想heart attack", "请问heart attack",
+                                  "我car accident", "我想electric shock"])
+def test_a_short_cry_is_never_a_hotline_matter(text: str) -> None:
+    d = ENGINE.classify(AlertFacts(text=text))
+    assert d.destination is Destination.COMMAND_CENTRE and d.emergency, d
+
+
+def test_a_short_enquiry_is_still_read_by_the_model() -> None:
+    """The length bar holds back only what would over-rule an emergency rule or a danger
+    word: a short enquiry no rule placed still goes to 12345 by the model."""
+    assert ENGINE.classify(AlertFacts(text="船員證咋換")).rule == "model.12345"
 
 
 def test_no_model_section_means_no_arbiter() -> None:
