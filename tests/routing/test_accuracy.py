@@ -796,3 +796,12 @@ def test_held_out_blind35_to_38_as_measured_on_arrival() -> None:
     for name, measured in (("blind35", 0.973), ("blind36", 0.966), ("blind37", 0.96),
                            ("blind38", 0.97)):
         _assert_held_out(name, 300, measured)
+
+
+def test_held_out_blind39_and_40_as_measured_on_arrival() -> None:
+    """`holdout/blind39`/`40` (300 each, written blind after round 7's length bar: "an
+    autumn week" with the fishing season's opening, "a week as a shift log shows it"),
+    measured untouched on `304c6e7`: 97.0 % and 97.0 %, no emergency to 12345 (rules
+    layer 92.3 %, 94.3 %, 0). None of their misses read."""
+    _assert_held_out("blind39", 300, 0.97)
+    _assert_held_out("blind40", 300, 0.97)
