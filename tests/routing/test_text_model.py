@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from contracts import Channel, Destination
+from gateway.routing import text_model
 from gateway.routing.engine import (
     DANGER_RULE,
     MODEL_VETO_RULE,
@@ -239,6 +240,11 @@ def test_a_batch_scores_every_text_as_one_alone() -> None:
         for text, got, want in zip(texts, together, alone, strict=True):
             assert got == pytest.approx(want, rel=1e-9, abs=1e-12), text
     assert model.logits_many([]) == []
+    # a batch longer than one numpy pass takes is scored in parts, each text whole
+    long = [texts[i % 50] * 80 for i in range(60)] + ["救" * 70_000, "", "路灯坏了"]
+    assert sum(map(len, long)) > 2 * text_model.BATCH_CHARS
+    for got, text in zip(model.logits_many(long), long, strict=True):
+        assert got == pytest.approx(model.logits(text), rel=1e-9, abs=1e-12)
 
 
 @pytest.mark.parametrize("name", ["blind10", "extra_g", "holdout/blind34", "adversarial"])
