@@ -45,7 +45,7 @@ TRAIN = ["dev", "heldout", "dev2", "blind2", "blind3", "blind4", "blind5", "adve
          "blind21", "blind22", "blind23", "blind24", "blind25", "blind27", "blind28",
          "extra_a", "extra_b", "extra_c", "extra_d", "extra_e", "extra_f",
          "extra_g", "extra_h", "extra_i", "extra_j", "extra_k", "extra_l", "extra_m",
-         "extra_n", "extra_o", "extra_p", "extra_q"]
+         "extra_n", "extra_o", "extra_p", "extra_q", "extra_r", "extra_s", "extra_t", "extra_u"]
 # Share of the correct 12345 rule decisions (those the danger veto lets through) the model
 # veto may cost. 3 % (1.5 % until round 5g): the 13 emergencies that reached 12345 on
 # arrival of blind14-22 score, out of sample, below 0 twice, below 5 seven times and below
@@ -89,6 +89,7 @@ ARRIVAL_LEAKS = {
     "extra_e": ["extra_e.tsv:11", "extra_e.tsv:32", "extra_e.tsv:102", "extra_e.tsv:271"],
     "extra_g": [f"extra_g.tsv:{n}" for n in (5, 6, 25, 74, 148, 163, 239, 246, 266, 277, 369)],
     "extra_o": [f"extra_o.tsv:{n}" for n in (13, 22, 160, 273, 372)],
+    "extra_t": ["extra_t.tsv:217"],
 }
 HOTLINE = "12345"
 ALPHA = 0.5  # additive smoothing

@@ -144,7 +144,7 @@ def test_the_shipped_model_is_trained_on_every_labelled_file() -> None:
     data = json.loads(TEXT_MODEL_FILE.read_text(encoding="utf-8"))
     assert data["trained_on"] == tf.TRAIN
     assert set(data["classes"]) == {d.value for d in Destination}
-    assert TEXT_MODEL_FILE.stat().st_size < 8_000_000
+    assert TEXT_MODEL_FILE.stat().st_size < 10_000_000  # 8.9 MB, 236k n-grams (round 7b)
 
 
 @pytest.mark.parametrize(
