@@ -822,3 +822,12 @@ def test_held_out_blind41_and_42_as_measured_on_arrival() -> None:
     each), the text model's veto stops them. The same on 7b. None of their misses read."""
     _assert_held_out("blind41", 300, 0.973)
     _assert_held_out("blind42", 300, 0.963)
+
+
+def test_held_out_blind43_and_44_as_measured_on_arrival() -> None:
+    """`holdout/blind43`/`44` (300 each, written blind after the final engine of round 7b:
+    "an early-winter week", "a new dispatcher's first week"), measured untouched on
+    `b5a4aae`: 97.0 % and 95.3 %, no emergency to 12345 (rules layer 93.0 %, 90.0 %, 0).
+    None of their misses read: the clean estimate of the final engine, 96.2 %."""
+    _assert_held_out("blind43", 300, 0.97)
+    _assert_held_out("blind44", 300, 0.953)
