@@ -85,26 +85,30 @@ def _batches(stream: TextIO) -> Iterator[list[tuple[int, str]]]:
     """The non-blank input lines (with their numbers) in batches of up to `BATCH`; a
     batch ends early when the input has nothing more ready, so a live pipe gets each
     answer as its line arrives, not when a batch fills."""
+    waits = _waiting_descriptor(stream)
     batch: list[tuple[int, str]] = []
     for lineno, line in enumerate(stream, 1):
         if line.strip():
             batch.append((lineno, line))
-        if batch and (len(batch) >= BATCH or not _more_ready(stream)):
+        if batch and (len(batch) >= BATCH or (waits is not None and not _ready(waits))):
             yield batch
             batch = []
     if batch:
         yield batch
 
 
-def _more_ready(stream: TextIO) -> bool:
-    """Whether reading on would not wait: always for a file or an in-memory text; for a
-    pipe or terminal, whether its descriptor has data (lines Python has already read
-    ahead are not seen, which only makes a batch smaller)."""
+def _waiting_descriptor(stream: TextIO) -> int | None:
+    """The descriptor to ask before waiting for more input: None for a file or an
+    in-memory text (reading on never waits), else the pipe's or terminal's."""
     try:
         fd = stream.fileno()
     except (AttributeError, OSError, ValueError):
-        return True
-    if stat.S_ISREG(os.fstat(fd).st_mode):
-        return True
+        return None
+    return None if stat.S_ISREG(os.fstat(fd).st_mode) else fd
+
+
+def _ready(fd: int) -> bool:
+    """Whether the descriptor has data now (lines Python has already read ahead are not
+    seen, which only makes a batch smaller)."""
     ready, _, _ = select.select([fd], [], [], 0)
     return bool(ready)

@@ -55,14 +55,12 @@ class TextModel:
     def logits(self, normalised: str) -> list[float]:
         """The class scores (in `classes` order) of a normalised text: the softmax of these
         is `probabilities`; the engine compares them directly (`share`)."""
-        automaton = self._automaton if self._automaton is not None else self._build()
-        # the distinct known n-grams (binary TF), by row index; the automaton pass is most
-        # of the cost, the gather and sum one numpy call (the engine asks this of every
-        # alert: 2x faster than summing Python floats)
-        found = set(map(_VALUE, automaton.iter(normalised))) if normalised else ()
-        if not found:
+        # the automaton pass is most of the cost, the gather and sum one numpy call (the
+        # engine asks this of every alert: 2x faster than summing Python floats)
+        rows = self._rows(normalised)
+        if not len(rows):
             return list(self.intercepts)
-        sums = self.table[np.fromiter(found, dtype=np.intp, count=len(found))].sum(axis=0)
+        sums = self.table[rows].sum(axis=0)
         norm = math.sqrt(float(sums[0]))
         if norm <= 0.0:
             return list(self.intercepts)
@@ -112,14 +110,17 @@ class TextModel:
         mine = logits[k]
         return 1.0 / sum(math.exp(x - mine) for x in logits)
 
+    def _rows(self, normalised: str) -> npt.NDArray[np.intp]:
+        """The rows of the distinct known n-grams of one text (binary TF), by one
+        automaton pass."""
+        automaton = self._automaton if self._automaton is not None else self._build()
+        found = set(map(_VALUE, automaton.iter(normalised))) if normalised else set()
+        return np.fromiter(found, dtype=np.intp, count=len(found))
+
     def evidence(self, normalised: str, destination: Destination, top: int = 5) -> list[str]:
         """The n-grams (length ≥ 2) that pushed the text most towards `destination`."""
         column = self.classes.index(destination) + 1
-        automaton = self._automaton if self._automaton is not None else self._build()
-        found = set(map(_VALUE, automaton.iter(normalised))) if normalised else ()
-        if not found:
-            return []
-        rows = np.fromiter(found, dtype=np.intp, count=len(found))
+        rows = self._rows(normalised)
         # one numpy gather, not a numpy scalar per n-gram (that was ~0.2 ms per decision)
         weights = self.table[rows, column].tolist()
         names = self.names
