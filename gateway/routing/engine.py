@@ -529,23 +529,29 @@ class RuleEngine:
         batch at once (`TextModel.logits_many`), which is what makes a batch cheaper per
         alert (`linkgate route` on JSON lines)."""
         texts = [normalise(facts.text) for facts in many]
-        if self._arbiter is None or self._text_model is None:
-            return [self._classify(f, t, None) for f, t in zip(many, texts, strict=True)]
-        scores = self._text_model.logits_many(texts)
-        return [self._classify(f, t, s) for f, t, s in zip(many, texts, scores, strict=True)]
+        none: list[None] = [None] * len(texts)
+        counts = self._fallback or self._veto
+        estimates: Sequence[float | None] = counts.estimates_many(texts) if counts else none
+        scores: Sequence[list[float] | None] = none
+        if self._arbiter is not None and self._text_model is not None:
+            scores = self._text_model.logits_many(texts)
+        return [self._classify(f, t, s, e)
+                for f, t, s, e in zip(many, texts, scores, estimates, strict=True)]
 
     def _classify(
-        self, facts: AlertFacts, text: str, logits: list[float] | None
+        self, facts: AlertFacts, text: str, logits: list[float] | None,
+        estimate: float | None = None,
     ) -> RoutingDecision:
-        """`classify` of a normalised text; `logits` = the text model's, when already known."""
+        """`classify` of a normalised text; `logits` = the text model's and `estimate` =
+        the fallback model's (`FallbackModel.estimates_many`), when already known."""
         hits = self.hits(text)
-        decision = self._classify_by_rules(facts, hits, text)
+        decision = self._classify_by_rules(facts, hits, text, estimate)
         if self._arbiter is None or facts.category or facts.at_sea or facts.place_only:
             return decision
         return self._arbitrate(decision, text, hits, logits)
 
     def _classify_by_rules(
-        self, facts: AlertFacts, hits: dict[int, int], text: str
+        self, facts: AlertFacts, hits: dict[int, int], text: str, estimate: float | None = None
     ) -> RoutingDecision:
         """The rules, their vetoes and the statistical fallback (see `classify`)."""
         decision = self._decide(facts, hits, text)
@@ -553,7 +559,7 @@ class RuleEngine:
             # a map label that happens to hold a 12345 word (物业, 社保局…) is still no report
             return self._default_decision()
         if decision.destination is Destination.HOTLINE_12345:
-            return self._vetoed(decision, text, hits)
+            return self._vetoed(decision, text, hits, estimate)
         fb = self._fallback
         if (
             fb is not None
@@ -562,7 +568,7 @@ class RuleEngine:
             and not facts.at_sea
             and not facts.place_only
             and self._fallback_sees(hits, text)
-            and fb.is_hotline(text)
+            and fb.is_hotline(text, estimate)
         ):
             return RoutingDecision(
                 destination=Destination.HOTLINE_12345,
@@ -721,7 +727,8 @@ class RuleEngine:
         return False
 
     def _vetoed(
-        self, decision: RoutingDecision, normalised_text: str, hits: dict[int, int]
+        self, decision: RoutingDecision, normalised_text: str, hits: dict[int, int],
+        estimate: float | None = None,
     ) -> RoutingDecision:
         """The safety vetoes: a rule's 12345 decision goes to the command centre, as an
         emergency, when a danger word occurs in the text (`danger_veto`; the words are
@@ -738,7 +745,7 @@ class RuleEngine:
                 priority=decision.priority,
             )
         veto = self._veto
-        if veto is None or not veto.score_below(normalised_text, self._veto_below):
+        if veto is None or not veto.score_below(normalised_text, self._veto_below, estimate):
             return decision
         return RoutingDecision(
             destination=Destination.COMMAND_CENTRE,

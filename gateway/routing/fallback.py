@@ -18,12 +18,17 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import repeat
 from operator import itemgetter
 from pathlib import Path
 
 import ahocorasick
+import numpy as np
+import numpy.typing as npt
+
+from gateway.routing.ngram_table import NgramTable, slices
 
 FALLBACK_MODEL_FILE = Path(__file__).resolve().parent.parent / "rules" / "fallback_model.json"
 MAX_N = 3
@@ -54,6 +59,10 @@ class FallbackModel:
     _grams: tuple[ahocorasick.Automaton, float] | None = field(
         default=None, init=False, repr=False, compare=False
     )
+    # built on the first batch (`estimates_many`): the n-grams' table and their weights
+    _table: tuple[NgramTable, npt.NDArray[np.float64]] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
 
     def score(self, normalised: str) -> float:
         """Log-odds that the (normalised) text is a 12345 matter (the exact sum)."""
@@ -68,19 +77,46 @@ class FallbackModel:
             + sum(map(get, map("".join, zip(t, t[1:], t[2:], strict=False)), unseen))
         )
 
-    def score_below(self, normalised: str, limit: float) -> bool:
+    def estimates_many(self, normalised: Sequence[str]) -> list[float]:
+        """Per text, the score summed in yet another order, for a whole batch at once
+        (`NgramTable`: ~4x cheaper per text than an automaton pass from 64 texts on).
+        Only an estimate, as `_beyond`'s is: hand it to `score_below`/`is_hotline`,
+        which check its distance to the limit and answer exactly as alone."""
+        out: list[float] = []
+        table, weights = self._table if self._table is not None else self._build_table()
+        for part in slices(normalised):
+            texts = normalised[part]
+            n = len(texts)
+            lengths = np.fromiter(map(len, texts), dtype=np.float64, count=n)
+            total = lengths + np.maximum(lengths - 1, 0) + np.maximum(lengths - 2, 0)
+            owner, row = table.matches(texts)
+            known = np.bincount(owner, weights=weights[row], minlength=n)
+            counted = np.bincount(owner, minlength=n)
+            out += (self.prior + known + self.unseen * (total - counted)).tolist()
+        return out
+
+    def _build_table(self) -> tuple[NgramTable, npt.NDArray[np.float64]]:
+        grams = [g for g in self.weights if 1 <= len(g) <= MAX_N]
+        weights = np.fromiter(map(self.weights.__getitem__, grams), dtype=np.float64,
+                              count=len(grams))
+        table = (NgramTable(grams), weights)
+        object.__setattr__(self, "_table", table)  # a cache: the model stays immutable
+        return table
+
+    def score_below(self, normalised: str, limit: float, estimate: float | None = None) -> bool:
         """`score(normalised) < limit`, the same answer for every text, cheaper: the
         veto asks this of every 12345 decision, and almost every score is far from the
         limit. The sum is first taken over one Aho-Corasick pass (the known n-grams'
         weights, in C; ~3x faster than 3n dict look-ups of new strings), in another
         order than `score`'s, so the two floats may differ in the last bits; only when
         the estimate lies within a bound of that rounding error of the limit is the
-        exact `score` computed."""
-        beyond = self._beyond(normalised, limit)
+        exact `score` computed. `estimate`: the text's from `estimates_many` (no pass)."""
+        beyond = self._beyond(normalised, limit, estimate)
         return self.score(normalised) < limit if beyond is None else beyond < 0
 
-    def is_hotline(self, normalised: str) -> bool:
-        return bool(normalised) and not self.score_below(normalised, self.threshold)
+    def is_hotline(self, normalised: str, estimate: float | None = None) -> bool:
+        """Whether the fallback sends the text to 12345 (`estimate`: see `score_below`)."""
+        return bool(normalised) and not self.score_below(normalised, self.threshold, estimate)
 
     def warm(self) -> None:
         """Build what `score_below` needs now (an engine does, when it is made), so
@@ -88,7 +124,7 @@ class FallbackModel:
         if self._grams is None:
             self._build_grams()
 
-    def _beyond(self, t: str, limit: float) -> float | None:
+    def _beyond(self, t: str, limit: float, estimate: float | None = None) -> float | None:
         """The estimate minus `limit` when that sign is certainly the exact score's
         sign too, else None. Both sums add m ≤ 3n + 1 terms (prior included); each is
         within γ·Σ|x| of the real sum (γ = m·u/(1 − m·u), u = 2**-53: Higham's bound for
@@ -103,8 +139,9 @@ class FallbackModel:
             return None
         n = len(t)
         total = n + max(n - 1, 0) + max(n - 2, 0)
-        known = list(map(_VALUE, automaton.iter(t))) if n else []
-        estimate = self.prior + sum(known) + self.unseen * (total - len(known))
+        if estimate is None:  # one automaton pass (a batch brings its own estimates)
+            known = list(map(_VALUE, automaton.iter(t))) if n else []
+            estimate = self.prior + sum(known) + self.unseen * (total - len(known))
         margin = (total + 3) * _ROUNDING * (abs(self.prior) + (total + 1) * largest)
         diff = estimate - limit
         return diff if abs(diff) > margin else None

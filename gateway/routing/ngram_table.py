@@ -4,31 +4,46 @@ The text model finds a single text's n-grams with an Aho-Corasick automaton, whi
 back one Python tuple per match (~75 for a 26-character alert): the per-match objects,
 not the automaton, are most of that cost. For a batch (`linkgate route` on JSON lines)
 this table does the same work on arrays: every 1-, 2- and 3-gram of every text becomes
-one int64 key (its code points side by side, 21 bits each), looked up in an
+one int64 key (its code points + 1 side by side, 21 bits each), looked up in an
 open-addressing hash table, and the (text, n-gram) pairs are made distinct with one sort.
 At 64 texts and more that is ~8 µs per text against ~30 (docs/benchmarks.md).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 import numpy.typing as npt
 
 Ints = npt.NDArray[np.int64]
 
-CODE_BITS = 21  # every code point (≤ 0x10FFFF) fits; three of them fit an int64
+BATCH_CHARS = 65_536  # characters looked up together (~3 MB of arrays)
+CODE_BITS = 21  # every code point + 1 (≤ 0x110000) fits; three of them fit an int64
 MAX_N = 3  # the text model's longest n-gram: 3 × 21 bits fit an int64 key
 _EMPTY = -1
 _MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)  # Fibonacci hashing: spreads close keys apart
 
 
+def slices(texts: Sequence[str], max_chars: int = BATCH_CHARS) -> Iterator[slice]:
+    """Consecutive slices of `texts`, each of about `max_chars` characters (at least one
+    text), so that a batch of long texts keeps its arrays (~40 bytes per character) small."""
+    start = 0
+    while start < len(texts):
+        end, chars = start, 0
+        while end < len(texts) and (end == start or chars < max_chars):
+            chars += len(texts[end])
+            end += 1
+        yield slice(start, end)
+        start = end
+
+
 def gram_key(gram: str) -> int:
-    """The key of one n-gram: its code points side by side (the first one highest)."""
+    """The key of one n-gram: its code points + 1 side by side (the first one highest).
+    The + 1 keeps every key apart: with code point 0 as itself, "\\x00a" would be "a"."""
     key = 0
     for ch in gram:
-        key = (key << CODE_BITS) | ord(ch)
+        key = (key << CODE_BITS) | (ord(ch) + 1)
     return key
 
 
@@ -83,9 +98,19 @@ class NgramTable:
 
     def occurrences(self, texts: Sequence[str]) -> tuple[Ints, Ints]:
         """The distinct (text index, row) pairs of known n-grams, ordered by text then row."""
+        owners, rows = self.matches(texts)
+        pairs = np.sort(owners * self.size + rows)
+        if len(pairs):
+            pairs = pairs[np.concatenate(([True], pairs[1:] != pairs[:-1]))]
+        owner, row = np.divmod(pairs, max(1, self.size))
+        return owner, row
+
+    def matches(self, texts: Sequence[str]) -> tuple[Ints, Ints]:
+        """Every (text index, row) pair of a known n-gram occurrence, with multiplicity and
+        in no particular order (a count model sums them as they come)."""
         lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
         raw = "".join(texts).encode("utf-32-le", "surrogatepass")
-        codes: Ints = np.frombuffer(raw, dtype=np.uint32).astype(np.int64)
+        codes: Ints = np.frombuffer(raw, dtype=np.uint32).astype(np.int64) + 1
         text_of = np.repeat(np.arange(len(texts), dtype=np.int64), lengths)
         keys, owners = [codes], [text_of]
         key, same = codes, np.ones(len(codes), dtype=bool)
@@ -97,11 +122,7 @@ class NgramTable:
             owners.append(text_of[:1 - n][same])
         rows = self.rows(np.concatenate(keys))
         known = rows >= 0
-        pairs = np.sort(np.concatenate(owners)[known] * self.size + rows[known])
-        if len(pairs):
-            pairs = pairs[np.concatenate(([True], pairs[1:] != pairs[:-1]))]
-        owner, row = np.divmod(pairs, max(1, self.size))
-        return owner, row
+        return np.concatenate(owners)[known], rows[known]
 
 
-__all__ = ["NgramTable", "gram_key"]
+__all__ = ["BATCH_CHARS", "NgramTable", "gram_key", "slices"]

@@ -31,10 +31,9 @@ import numpy as np
 import numpy.typing as npt
 
 from contracts import Destination
-from gateway.routing.ngram_table import MAX_N, NgramTable
+from gateway.routing.ngram_table import MAX_N, NgramTable, slices
 
 TEXT_MODEL_FILE = Path(__file__).resolve().parent.parent / "rules" / "text_model.json"
-BATCH_CHARS = 65_536  # characters scored together by `logits_many` (~3 MB of arrays)
 _VALUE = itemgetter(1)  # (end, row index) -> row index
 
 
@@ -73,14 +72,8 @@ class TextModel:
         are taken `BATCH_CHARS` characters at a time, so that a batch of long texts
         keeps its arrays (~40 bytes per character) small."""
         out: list[list[float]] = []
-        start = 0
-        while start < len(normalised):
-            end, chars = start, 0
-            while end < len(normalised) and (end == start or chars < BATCH_CHARS):
-                chars += len(normalised[end])
-                end += 1
-            out += self._logits_of(normalised[start:end])
-            start = end
+        for part in slices(normalised):
+            out += self._logits_of(normalised[part])
         return out
 
     def _logits_of(self, normalised: Sequence[str]) -> list[list[float]]:

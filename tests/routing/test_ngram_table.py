@@ -55,3 +55,12 @@ def test_it_finds_exactly_what_slicing_finds(texts: list[str]) -> None:
     want = sorted({(t, index[s[i:i + n]]) for t, s in enumerate(texts)
                    for n in (1, 2, 3) for i in range(len(s) - n + 1) if s[i:i + n] in index})
     assert _pairs(table, texts) == want
+
+
+def test_code_point_zero_makes_no_key_of_a_shorter_ngram() -> None:
+    """"\\x00a" is no "a": each n-gram occurrence is counted once, as itself."""
+    table = NgramTable(GRAMS)
+    owner, row = table.matches(["\x00a", "\x00\x00ab"])
+    assert sorted(zip(owner.tolist(), row.tolist(), strict=True)) == [
+        (0, 5), (1, 5), (1, 6)]  # a; a, ab
+    assert gram_key("\x00a") != gram_key("a")

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from contracts import Channel, Destination
-from gateway.routing import text_model
+from gateway.routing import ngram_table
 from gateway.routing.engine import (
     DANGER_RULE,
     MODEL_VETO_RULE,
@@ -242,7 +242,7 @@ def test_a_batch_scores_every_text_as_one_alone() -> None:
     assert model.logits_many([]) == []
     # a batch longer than one numpy pass takes is scored in parts, each text whole
     long = [texts[i % 50] * 80 for i in range(60)] + ["救" * 70_000, "", "路灯坏了"]
-    assert sum(map(len, long)) > 2 * text_model.BATCH_CHARS
+    assert sum(map(len, long)) > 2 * ngram_table.BATCH_CHARS
     for got, text in zip(model.logits_many(long), long, strict=True):
         assert got == pytest.approx(model.logits(text), rel=1e-9, abs=1e-12)
 
