@@ -55,6 +55,7 @@ MODEL_CATEGORIES = {
 }
 EMERGENCY_CENTRES = (Destination.COMMAND_CENTRE, Destination.MARITIME_SAR,
                      Destination.OCEAN_FISHERY)
+SEA_CENTRES = frozenset({Destination.MARITIME_SAR, Destination.OCEAN_FISHERY})
 
 
 class _ModelFile(Protocol):
@@ -546,20 +547,27 @@ class RuleEngine:
         the fallback model's (`FallbackModel.estimates_many`), when already known."""
         hits = self.hits(text)
         decision = self._classify_by_rules(facts, hits, text, estimate)
-        if self._arbiter is None or facts.category or facts.at_sea or facts.place_only:
+        arbiter, model = self._arbiter, self._text_model
+        if arbiter is None or facts.category or facts.at_sea or facts.place_only:
             return decision
+        if decision.rule == VETO_RULE and arbiter.over_veto is not None and model:
+            logits = model.logits(text) if logits is None else logits
+            if model.share(logits, self._hotline_index) >= arbiter.over_veto:
+                decision = self._classify_by_rules(facts, hits, text, estimate, nb_veto=False)
         return self._arbitrate(decision, text, hits, logits)
 
     def _classify_by_rules(
-        self, facts: AlertFacts, hits: dict[int, int], text: str, estimate: float | None = None
+        self, facts: AlertFacts, hits: dict[int, int], text: str,
+        estimate: float | None = None, nb_veto: bool = True,
     ) -> RoutingDecision:
-        """The rules, their vetoes and the statistical fallback (see `classify`)."""
+        """The rules, their vetoes and the statistical fallback (see `classify`);
+        `nb_veto=False`: no fallback veto (the text model judges 12345 decisions)."""
         decision = self._decide(facts, hits, text)
         if decision.destination is Destination.HOTLINE_12345 and facts.place_only:
             # a map label that happens to hold a 12345 word (物业, 社保局…) is still no report
             return self._default_decision()
         if decision.destination is Destination.HOTLINE_12345:
-            return self._vetoed(decision, text, hits, estimate)
+            return self._vetoed(decision, text, hits, estimate, nb_veto)
         fb = self._fallback
         if (
             fb is not None
@@ -616,6 +624,8 @@ class RuleEngine:
             )
         rule = decision.rule
         need = arbiter.hotline_unplaced if rule == "default" else arbiter.hotline_over_rule
+        if current in SEA_CENTRES and arbiter.hotline_over_sea is not None:
+            need = arbiter.hotline_over_sea
         short = len(text) < arbiter.min_chars  # too few words to out-weigh a rule or danger
         if (
             hotline >= need  # most alerts stop here: the danger checks cost more
@@ -630,8 +640,10 @@ class RuleEngine:
             return self._model_decision(Destination.HOTLINE_12345, text, 0)
         if centre is current:
             return decision
-        if current is not Destination.COMMAND_CENTRE and (
-            rule not in arbiter.recentre or centre is Destination.COMMAND_CENTRE
+        if (
+            current is not Destination.COMMAND_CENTRE
+            and rule not in arbiter.recentre_any
+            and (rule not in arbiter.recentre or centre is Destination.COMMAND_CENTRE)
         ):
             return decision  # a sea rule's choice of centre stands, unless it is generic
         return self._model_decision(centre, text, decision.priority)
@@ -728,12 +740,13 @@ class RuleEngine:
 
     def _vetoed(
         self, decision: RoutingDecision, normalised_text: str, hits: dict[int, int],
-        estimate: float | None = None,
+        estimate: float | None = None, nb_veto: bool = True,
     ) -> RoutingDecision:
         """The safety vetoes: a rule's 12345 decision goes to the command centre, as an
         emergency, when a danger word occurs in the text (`danger_veto`; the words are
-        added to `matched`) or else when the model scores the text below `veto_below`
-        (log-odds for 12345; `matched` kept). Anything else is returned unchanged."""
+        added to `matched`) or else (`nb_veto`) when the model scores the text below
+        `veto_below` (log-odds for 12345; `matched` kept). Anything else is returned
+        unchanged."""
         danger = self.danger_words(normalised_text, hits)
         if danger:
             return RoutingDecision(
@@ -744,7 +757,7 @@ class RuleEngine:
                 emergency=True,
                 priority=decision.priority,
             )
-        veto = self._veto
+        veto = self._veto if nb_veto else None
         if veto is None or not veto.score_below(normalised_text, self._veto_below, estimate):
             return decision
         return RoutingDecision(

@@ -236,7 +236,9 @@ class ModelArbiter(_Strict):
     - a 12345 decision of a rule (or of the fallback) stands when P ≥ `keep_hotline`,
       else it goes to an emergency centre (`safety.model-veto`);
     - an alert no rule placed goes to 12345 when P ≥ `hotline_unplaced`;
-    - an emergency rule's decision goes to 12345 when P ≥ `hotline_over_rule`;
+    - an emergency rule's decision goes to 12345 when P ≥ `hotline_over_rule`, or, when
+      that decision names a sea centre, P ≥ `hotline_over_sea` (the 12345 platform has no
+      boats: a fishing-gear or electric-fishing report read as an enquiry costs more);
     - with a danger word in the text (`danger_veto.words`), 12345 needs P ≥
       `hotline_over_danger` whatever the above; an acute danger, or one told after a
       present marker, or a safety veto's decision, never goes to 12345;
@@ -249,7 +251,11 @@ class ModelArbiter(_Strict):
       `sea_words` occurs (no sea word: a drowning in a river stays 110's); a sea rule's
       choice of centre stands (a named cargo ship by a fish farm is maritime SAR's) unless
       the rule is in `recentre` (generic: a vessel in trouble, no craft named — a fish
-      farm's work boat is the fishery's).
+      farm's work boat is the fishery's); a rule in `recentre_any` (a sea rule whose
+      words also tell of emergencies ashore: 码头 and 受伤, 跨海大桥 and 追尾) may go to
+      any emergency centre the model finds likelier, the command centre included;
+    - `over_veto`: a rule's 12345 decision that the fallback's safety veto moved
+      (`fallback.veto_below`) stands when P ≥ this (the danger veto always stands).
     It can send an alert to 12345 that the rules would not, so its thresholds are
     chosen by replaying fresh alerts as they arrived (docs/routing.md, round 6)."""
 
@@ -259,12 +265,22 @@ class ModelArbiter(_Strict):
     hotline_unplaced: Probability = 0.8
     hotline_over_rule: Probability = 0.7
     hotline_over_danger: Probability = 0.95
+    # a decision for a sea centre (boats, a farm, people at sea) the model would send to
+    # 12345: this bar instead of `hotline_over_rule` (None: the same bar)
+    hotline_over_sea: Probability | None = None
     min_chars: int = Field(12, ge=0, le=1000)
     choose_centre: bool = True
     sea_words: PhraseList = Field(default_factory=list)
     # generic sea rules (a vessel or a person in trouble, no craft named) whose choice
     # between the sea centres the model may revisit: a farm's work boat is the fishery's
     recentre: list[str] = Field(default_factory=list)
+    # sea rules whose words also tell of emergencies ashore (a place by the sea and a
+    # trouble word): the model may move their decision to any emergency centre
+    recentre_any: list[str] = Field(default_factory=list)
+    # a rule's 12345 decision the statistical fallback's veto moved (`fallback.veto_below`)
+    # stands when the model is this sure (None: the veto stands): the Naive Bayes log-odds
+    # grow with length, and "路灯又坏了" (7.5 < 8) was vetoed at P 0.99
+    over_veto: Probability | None = None
 
 
 class RuleSet(_Strict):
@@ -363,10 +379,11 @@ def _check_refs(ruleset: RuleSet, root: yaml.Node | None, source: str) -> None:
         for j, phrase in enumerate(ruleset.model.sea_words):
             _check_ref(ruleset, root, source, "model", phrase, ("model", "sea_words", j))
         ids = {rule.id for rule in ruleset.rules}
-        for j, rule_id in enumerate(ruleset.model.recentre):
-            if rule_id not in ids:
-                raise RulesError(f"model: recentre: no rule {rule_id!r}", source=source,
-                                 line=_node_line(root, ("model", "recentre", j)))
+        for key in ("recentre", "recentre_any"):
+            for j, rule_id in enumerate(getattr(ruleset.model, key)):
+                if rule_id not in ids:
+                    raise RulesError(f"model: {key}: no rule {rule_id!r}", source=source,
+                                     line=_node_line(root, ("model", key, j)))
 
 
 def _check_ref(

