@@ -461,6 +461,16 @@ def test_fallback_model_is_compact_and_reproducible() -> None:
     assert again == shipped
 
 
+@pytest.mark.parametrize("name", ["blind8", "extra_zg"])
+def test_leave_one_out_models_are_trainings_without_the_file(name: str) -> None:
+    """`leave_one_out` subtracts a file's own rows from the counts of all (the rows other
+    files share stay): exactly the model `train` makes from every other file."""
+    from gateway.routing import train_fallback as tf
+
+    others = [r for n in tf.TRAIN if n != name for r in tf.rows_of(tf.load(n))]
+    assert tf.leave_one_out()[name] == tf.train(others)
+
+
 def test_fallback_can_be_switched_off() -> None:
     text = "我们社区的公园没有厕所"
     assert _rules_only().classify(AlertFacts(text=text)).rule == "default"
