@@ -531,8 +531,8 @@ class RuleEngine:
         alert (`linkgate route` on JSON lines)."""
         texts = [normalise(facts.text) for facts in many]
         none: list[None] = [None] * len(texts)
-        counts = self._fallback or self._veto
-        estimates: Sequence[float | None] = counts.estimates_many(texts) if counts else none
+        nb = self._fallback or self._veto  # one model: both come from the same file
+        estimates: Sequence[float | None] = nb.estimates_many(texts) if nb else none
         scores: Sequence[list[float] | None] = none
         if self._arbiter is not None and self._text_model is not None:
             scores = self._text_model.logits_many(texts)

@@ -28,10 +28,9 @@ import ahocorasick
 import numpy as np
 import numpy.typing as npt
 
-from gateway.routing.ngram_table import NgramTable, slices
+from gateway.routing.ngram_table import MAX_N, NgramTable, slices
 
 FALLBACK_MODEL_FILE = Path(__file__).resolve().parent.parent / "rules" / "fallback_model.json"
-MAX_N = 3
 _VALUE = itemgetter(1)
 # 2**-50 = 8 units in the last place of 1.0: see `FallbackModel._beyond`
 _ROUNDING = 2.0**-50

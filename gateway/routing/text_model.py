@@ -69,7 +69,7 @@ class TextModel:
         """`logits` of many texts at once: the same scores (summed in another order, so
         equal to ~1e-12), found with numpy over the whole batch (`NgramTable`) rather
         than one automaton pass per text — ~4x faster per text from 64 texts on. Texts
-        are taken `BATCH_CHARS` characters at a time, so that a batch of long texts
+        are taken `ngram_table.BATCH_CHARS` characters at a time, so that a batch of long texts
         keeps its arrays (~40 bytes per character) small."""
         out: list[list[float]] = []
         for part in slices(normalised):
