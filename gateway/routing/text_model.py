@@ -50,6 +50,9 @@ class TextModel:
         default=None, init=False, repr=False, compare=False
     )
     _table: NgramTable | None = field(default=None, init=False, repr=False, compare=False)
+    _long: npt.NDArray[np.bool_] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
 
     def logits(self, normalised: str) -> list[float]:
         """The class scores (in `classes` order) of a normalised text: the softmax of these
@@ -114,17 +117,35 @@ class TextModel:
         """The n-grams (length ≥ 2) that pushed the text most towards `destination`."""
         column = self.classes.index(destination) + 1
         rows = self._rows(normalised)
-        # one numpy gather, not a numpy scalar per n-gram (that was ~0.2 ms per decision)
-        weights = self.table[rows, column].tolist()
+        weights = self.table[rows, column]
+        # numpy keeps the positive, long-enough rows and the `top` largest weights (with
+        # any ties at the last one); Python sorts only those few, as it did all before
+        keep = (weights > 0) & self._long_grams()[rows]
+        rows, weights = rows[keep], weights[keep]
+        if len(weights) > top:
+            kth = np.partition(weights, len(weights) - top)[len(weights) - top]
+            keep = weights >= kth
+            rows, weights = rows[keep], weights[keep]
         names = self.names
-        best = sorted(((w, names[i]) for i, w in zip(rows.tolist(), weights, strict=True)
-                       if w > 0 and len(names[i]) >= 2), reverse=True)
+        best = sorted(zip(weights.tolist(), [names[i] for i in rows.tolist()], strict=True),
+                      reverse=True)
         return [g for _, g in best[:top]]
+
+    def _long_grams(self) -> npt.NDArray[np.bool_]:
+        """Per row, whether its n-gram has two characters or more (evidence shows no
+        single characters): made on the first model decision."""
+        if self._long is None:
+            long = np.fromiter((len(n) >= 2 for n in self.names), dtype=bool,
+                               count=len(self.names))
+            object.__setattr__(self, "_long", long)  # a cache, as `_automaton`
+        assert self._long is not None
+        return self._long
 
     def warm(self) -> None:
         """Build the automaton now (~0.3 s), not on the first alert."""
         if self._automaton is None:
             self._build()
+        self._long_grams()
 
     def _ngram_table(self) -> NgramTable:
         """The batch lookup table, built on the first batch (~0.2 s, ~8 MB): a process

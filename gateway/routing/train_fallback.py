@@ -130,20 +130,32 @@ def _fit(counts: dict[bool, Counter[str]], docs: Counter[bool], threshold: float
     """The model of n-gram counts per label and document counts per label (a count of
     zero is no count: the sum of the two Counters keeps positive counts only)."""
     total = counts[True] + counts[False]
-    vocab = len(total)
-    n_h = sum(counts[True].values())
-    n_e = sum(counts[False].values())
-    den_h = math.log(n_h + ALPHA * vocab)
-    den_e = math.log(n_e + ALPHA * vocab)
-    # log(count + ALPHA) once per distinct count, not twice per n-gram: the same floats
-    biggest = max(total.values(), default=0)
-    log_of = [math.log(c + ALPHA) for c in range(biggest + 1)]
+    return _model(
+        list(total), {label: dict(c) for label, c in counts.items()},
+        {label: sum(c.values()) for label, c in counts.items()},
+        len(total), docs, threshold,
+    )
+
+
+def _model(
+    grams: list[str], counts: dict[bool, dict[str, int]], sums: dict[bool, int],
+    vocab: int, docs: Counter[bool], threshold: float,
+) -> FallbackModel:
+    """The model's weights of `grams` (in that order; a gram with no count under either
+    label in `counts` is left out: it weighs `unseen`), given each label's count of all
+    its n-grams (`sums`) and the number of distinct n-grams (`vocab`) of the training
+    set."""
+    den_h = math.log(sums[True] + ALPHA * vocab)
+    den_e = math.log(sums[False] + ALPHA * vocab)
     hot, emergency = counts[True], counts[False]
-    weights = {
-        g: round(log_of[hot[g]] - den_h - log_of[emergency[g]] + den_e, 3)
-        for g, c in total.items()
-        if c >= MIN_COUNT
-    }
+    # log(count + ALPHA) once per distinct count, not twice per n-gram: the same floats
+    biggest = max(max(hot.values(), default=0), max(emergency.values(), default=0))
+    log_of = [math.log(c + ALPHA) for c in range(biggest + 1)]
+    weights = {}
+    for g in grams:
+        h, e = hot.get(g, 0), emergency.get(g, 0)
+        if h + e >= max(MIN_COUNT, 1):
+            weights[g] = round(log_of[h] - den_h - log_of[e] + den_e, 3)
     return FallbackModel(
         prior=round(math.log(max(docs[True], 1) / max(docs[False], 1)), 4),
         unseen=round(-den_h + den_e, 4),
@@ -154,27 +166,41 @@ def _fit(counts: dict[bool, Counter[str]], docs: Counter[bool], threshold: float
 
 @cache
 def leave_one_out() -> dict[str, FallbackModel]:
-    """Per file of `TRAIN`, the model trained on every other file (threshold 0): what the
-    veto's choice and the cross-validation (`crossval.py`) both score with. Made once
-    per process."""
+    """Per file of `TRAIN`, the model trained on every other file (threshold 0), as far
+    as that file's own texts can see it: what the veto's choice and the cross-validation
+    (`crossval.py`) score that file with. Made once per process.
+
+    `train` on every file but one counts each distinct row once: so do these, from the
+    counts of all files less the rows found in that file alone — the same integer
+    counts, so the same prior, `unseen` and weights. Each model keeps only the weights
+    of the n-grams its file's texts hold (a text's score looks up nothing else; tested
+    against `train`): 63 whole models took ~45 s, these a few."""
     rows = {name: set(rows_of(load(name))) for name in TRAIN}
-    # `train` on every file but one counts each distinct row once: so do these, from the
-    # counts of all files less the rows found in that file alone (faster than 63
-    # trainings; the same integer counts, hence the same models — tested)
     owners: dict[Row, int] = Counter(r for name in TRAIN for r in rows[name])
     counts = {True: Counter[str](), False: Counter[str]()}
     for text, label in owners:
         counts[label].update(ngrams(text))
+    total = counts[True] + counts[False]
+    sums = {label: sum(c.values()) for label, c in counts.items()}
     docs = Counter(label for _, label in owners)
     models = {}
     for name in TRAIN:
-        mine = {True: counts[True].copy(), False: counts[False].copy()}
+        gone = {True: Counter[str](), False: Counter[str]()}
         left = docs.copy()
         for text, label in rows[name]:
             if owners[(text, label)] == 1:
-                mine[label].subtract(ngrams(text))
+                gone[label].update(ngrams(text))
                 left[label] -= 1
-        models[name] = _fit(mine, left, 0.0)  # zeros left: `_fit`'s sum of both drops them
+        seen = sorted({g for text, _ in rows[name] for g in ngrams(text)})
+        vocab = len(total) - sum(
+            1 for g in gone[True].keys() | gone[False].keys()
+            if total[g] == gone[True][g] + gone[False][g]
+        )
+        models[name] = _model(
+            seen, {label: {g: counts[label][g] - gone[label][g] for g in seen} for label in counts},
+            {label: sums[label] - sum(gone[label].values()) for label in counts},
+            vocab, left, 0.0,
+        )
     return models
 
 

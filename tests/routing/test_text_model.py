@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from contracts import Channel, Destination
@@ -123,6 +124,36 @@ def test_a_decision_the_model_made_says_so() -> None:
     right = sum(d.destination.value == row["expected"] for row, d in made)
     assert right >= 0.8 * len(made), [(r["text"], d.destination.value) for r, d in made]
 
+
+
+def test_evidence_is_the_heaviest_long_ngrams_ties_and_all() -> None:
+    """`evidence` picks its few n-grams in numpy: the same list as sorting every known
+    n-gram (≥ 2 characters, positive weight) by (weight, n-gram), largest first — on
+    labelled texts for every centre, and on a model whose weights tie at the cut."""
+    model = load_text_model("test")
+
+    def by_sorting(m: TextModel, text: str, dest: Destination, top: int = 5) -> list[str]:
+        col = m.classes.index(dest) + 1
+        rows = {i for i, g in enumerate(m.names) if len(g) >= 2 and g in text}
+        best = sorted(((float(m.table[i, col]), m.names[i]) for i in rows
+                       if m.table[i, col] > 0), reverse=True)
+        return [g for _, g in best[:top]]
+
+    texts = [normalise(r["text"]) for r in _rows("blind23")[:40]]
+    for text in texts:
+        for dest in model.classes:
+            assert model.evidence(text, dest) == by_sorting(model, text, dest)
+    tied = TextModel(classes=model.classes, intercepts=model.intercepts,
+                     names=("漏水", "水管", "管爆", "爆了", "了", "楼上"),
+                     table=np.array([[1.0, 0.5, 0.5, 0.5, 0.5]] * 5
+                                    + [[1.0, -0.5, 0.2, 0.2, 0.2]]))
+    text = "楼上水管爆了漏水"
+    for top in (1, 2, 3, 5):
+        assert tied.evidence(text, model.classes[0], top) == by_sorting(
+            tied, text, model.classes[0], top)
+    # ties by the n-gram, largest code point first; 楼上 weighs against the first class
+    assert tied.evidence(text, model.classes[0], 2) == ["管爆", "爆了"]
+    assert tied.evidence(text, model.classes[1]) == ["管爆", "爆了", "漏水", "水管", "楼上"]
 
 def test_facts_and_empty_texts_are_left_to_the_rules() -> None:
     text = "咨询一下社保转移"
