@@ -50,7 +50,9 @@ TRAIN = ["dev", "heldout", "dev2", "blind2", "blind3", "blind4", "blind5", "adve
          # round 8: written blind from a new brief (none to 12345 on arrival)
          "blind45", "blind46", "blind47", "blind48", "extra_v", "extra_w", "extra_x", "extra_y",
          "extra_z", "extra_za", "extra_zb", "extra_zc", "extra_zd", "extra_ze", "extra_zf",
-         "extra_zg"]
+         "extra_zg",
+         # round 9: the same brief, each writer given an angle (typhoon, work, islands, terse)
+         "blind62", "blind64", "blind66", "blind68"]
 # Share of the correct 12345 rule decisions (those the danger veto lets through) the model
 # veto may cost. 3 % (1.5 % until round 5g): the 13 emergencies that reached 12345 on
 # arrival of blind14-22 score, out of sample, below 0 twice, below 5 seven times and below

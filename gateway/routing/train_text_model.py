@@ -7,10 +7,12 @@ scikit-learn; deterministic — lbfgs on the same data gives the same weights).
   classes (the destinations), duplicate (normalised text, label) pairs once.
 - Features: TF-IDF of character 1–3-grams of the normalised text, binary TF (an n-gram
   present or not: what `TextModel` computes without scikit-learn), smooth idf, L2 norm.
-- Model: multinomial logistic regression, C=30, balanced class weights (chosen by
-  replaying the blind batches as they arrived, docs/routing.md round 6: of the
-  configurations tried, the one that placed most alerts with fewest emergencies to
-  12345).
+- Model: multinomial logistic regression, balanced class weights. C=30 was chosen in
+  round 6 by replaying the blind batches as they arrived (of the configurations tried,
+  the one that placed most alerts with fewest emergencies to 12345); C=100 in round 9 by
+  grouped 5-fold CV on 67 files, with the arbiter's bars for unplaced alerts and rule
+  decisions raised to 0.85 (95.92 % and 17 emergencies to 12345 → 96.24 % and 11;
+  docs/routing.md, round 9).
 - `--check` reports each file's in-sample accuracy of the model alone and writes nothing.
 """
 
@@ -25,7 +27,7 @@ from gateway.routing.ngram_table import MAX_N
 from gateway.routing.normalise import normalise
 from gateway.routing.text_model import TEXT_MODEL_FILE, TextModel
 
-C = 30.0
+C = 100.0
 def dataset(names: list[str]) -> tuple[list[str], list[str]]:
     pairs = sorted({(normalise(r["text"]), r["expected"]) for n in names for r in tf.load(n)})
     return [t for t, _ in pairs], [label for _, label in pairs]
