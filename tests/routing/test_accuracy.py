@@ -652,8 +652,9 @@ def test_cross_validated_figures() -> None:
     # files of a new brief, many 12345 matters in alarming words): the fallback's
     # log-odds for one blind23 emergency and one more of extra_o's rose above the veto's
     # bar — the text model sends neither to 12345 in the full engine
-    # round 9 (67 files, the veto at 10): one more of extra_g's rises above the bar
-    assert leaks == {"blind23": 1, "extra_g": 4, "extra_i": 1, "extra_o": 4, "extra_t": 1}, leaks
+    # round 9 (67 files, the veto at 10): one more of extra_g's rises above the bar, and
+    # blind23's (an overdose asked about as a what-if) is caught by the acute words
+    assert leaks == {"extra_g": 4, "extra_i": 1, "extra_o": 4, "extra_t": 1}, leaks
     out_of_sample_floors = {
         "blind8": 0.95, "blind9": 0.985, "blind10": 0.97, "blind11": 0.95, "blind14": 0.90,
         "blind15": 0.90, "blind18": 0.94, "blind19": 0.95, "blind21": 0.92, "blind22": 0.92,
