@@ -132,9 +132,15 @@ def test_evidence_is_the_heaviest_long_ngrams_ties_and_all() -> None:
     labelled texts for every centre, and on a model whose weights tie at the cut."""
     model = load_text_model("test")
 
+    rows_by_model: dict[int, dict[str, int]] = {}
+
     def by_sorting(m: TextModel, text: str, dest: Destination, top: int = 5) -> list[str]:
         col = m.classes.index(dest) + 1
-        rows = {i for i, g in enumerate(m.names) if len(g) >= 2 and g in text}
+        if id(m) not in rows_by_model:
+            rows_by_model[id(m)] = {g: i for i, g in enumerate(m.names)}
+        row_of = rows_by_model[id(m)]
+        grams = {text[i:i + n] for n in (2, 3) for i in range(len(text) - n + 1)}
+        rows = {row_of[g] for g in grams if g in row_of}
         best = sorted(((float(m.table[i, col]), m.names[i]) for i in rows
                        if m.table[i, col] > 0), reverse=True)
         return [g for _, g in best[:top]]
