@@ -62,17 +62,10 @@ def route_many(engine: RuleEngine, requests: Sequence[RouteRequest]) -> list[Rou
 
 
 def _result(engine: RuleEngine, request: RouteRequest, decision: RoutingDecision) -> RouteResult:
-    # the decision's fields by name, not `model_dump()`: a dict of copies that the
-    # result validates again cost ~5 us per alert in `linkgate route`
+    # the decision's own field values (`dict(model)`), not `model_dump()`'s copies,
+    # which cost ~5 us per alert more in `linkgate route`
     return RouteResult(
-        destination=decision.destination,
-        category=decision.category,
-        rule=decision.rule,
-        matched=decision.matched,
-        emergency=decision.emergency,
-        priority=decision.priority,
-        script=detect_script(request.text),
-        rules_digest=engine.digest,
+        **dict(decision), script=detect_script(request.text), rules_digest=engine.digest
     )
 
 
