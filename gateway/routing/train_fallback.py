@@ -54,7 +54,10 @@ TRAIN = ["dev", "heldout", "dev2", "blind2", "blind3", "blind4", "blind5", "adve
          # round 9: the same brief, each writer given an angle (typhoon, work, islands, terse)
          "blind62", "blind64", "blind66", "blind68",
          # round 9c: parents and children, money and fraud, health and the elderly, nuisance
-         "blind70", "blind72", "blind74", "blind76"]
+         "blind70", "blind72", "blind74", "blind76",
+         # round 9e: the eight batches written against round 9c's final engine, measured
+         # on arrival first (95.96 %; one emergency to 12345, read and closed)
+         "blind77", "blind78", "blind79", "blind80", "blind81", "blind82", "blind83", "blind84"]
 # Share of the correct 12345 rule decisions (those the danger veto lets through) the model
 # veto may cost. 3 % (1.5 % until round 5g): the 13 emergencies that reached 12345 on
 # arrival of blind14-22 score, out of sample, below 0 twice, below 5 seven times and below
