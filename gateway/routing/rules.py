@@ -411,8 +411,14 @@ _LOADER: type[yaml.SafeLoader] | type[yaml.CSafeLoader] = getattr(
 def parse_rules(text: str, source: str = "<rules>") -> RuleSet:
     """Parse and validate a rules document; raise RulesError naming the line."""
     try:
-        root = yaml.compose(text, Loader=_LOADER)
-        data: Any = yaml.load(text, Loader=_LOADER)  # a safe loader, C or Python
+        # one parse: the node tree (its marks name a refused field's line) and the data
+        # built from it, as `yaml.load` does inside
+        loader = _LOADER(text)
+        try:
+            root = loader.get_single_node()
+            data: Any = loader.construct_document(root) if root is not None else None
+        finally:
+            loader.dispose()
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None

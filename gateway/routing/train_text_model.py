@@ -28,6 +28,8 @@ from gateway.routing.normalise import normalise
 from gateway.routing.text_model import TEXT_MODEL_FILE, TextModel
 
 C = 100.0
+
+
 def dataset(names: list[str]) -> tuple[list[str], list[str]]:
     pairs = sorted({(normalise(r["text"]), r["expected"]) for n in names for r in tf.load(n)})
     return [t for t, _ in pairs], [label for _, label in pairs]
