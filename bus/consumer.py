@@ -25,6 +25,7 @@ from pydantic import BaseModel
 from redis.asyncio import Redis
 
 from bus import metrics
+from bus.connection import open_robust_connection
 from bus.errors import PermanentError
 from bus.idempotency import Claim, IdempotencyGuard
 from bus.publisher import Publisher
@@ -82,7 +83,7 @@ class ConsumerRunner:
     async def start(self) -> None:
         """Declare each queue with its DLQ and retry queues, then start consuming."""
         self._publisher = await Publisher.connect(self._settings)
-        self._connection = await aio_pika.connect_robust(self._settings.amqp_url)
+        self._connection = await open_robust_connection(self._settings.amqp_url)
         for spec in self._specs:
             channel = await self._connection.channel()
             await channel.set_qos(prefetch_count=spec.prefetch or self._settings.prefetch)

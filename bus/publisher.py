@@ -9,6 +9,7 @@ import aiormq
 from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractRobustConnection
 
 from bus import metrics
+from bus.connection import open_robust_connection
 from bus.errors import PublishError, UnroutableError
 from bus.topology import declare_exchanges
 from bus.tracecontext import stamp
@@ -58,7 +59,7 @@ class Publisher:
     @classmethod
     async def connect(cls, settings: Settings, confirm_timeout_s: float = 10.0) -> Publisher:
         """Open a robust connection (reconnects by itself) and a confirming channel."""
-        connection = await aio_pika.connect_robust(settings.amqp_url, timeout=confirm_timeout_s)
+        connection = await open_robust_connection(settings.amqp_url, timeout_s=confirm_timeout_s)
         try:
             channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
             exchange, dlx = await declare_exchanges(channel, settings)

@@ -19,6 +19,7 @@ from typing import Any
 import aio_pika
 from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
 
+from bus.connection import open_robust_connection
 from bus.consumer import (
     ATTEMPTS_HEADER,
     DETAIL_HEADER,
@@ -150,7 +151,7 @@ async def list_dead_letters(
 ) -> list[DeadLetter]:
     """Describe the dead letters (oldest first) without removing any."""
     out: list[DeadLetter] = []
-    connection = await aio_pika.connect_robust(settings.amqp_url)
+    connection = await open_robust_connection(settings.amqp_url)
     try:
         for dlq in await dlq_names(settings, queue):
             channel, messages = await _each(connection, dlq, limit)
@@ -193,8 +194,12 @@ async def replay_dead_letters(
     if not replay_all and not ids:
         raise DlqError("say which messages: --id ID (repeatable) or --all")
     replayed: list[DeadLetter] = []
-    connection = await aio_pika.connect_robust(settings.amqp_url)
-    publisher = await Publisher.connect(settings)
+    connection = await open_robust_connection(settings.amqp_url)
+    try:
+        publisher = await Publisher.connect(settings)
+    except BaseException:
+        await connection.close()
+        raise
     try:
         for dlq in await dlq_names(settings, queue):
             channel, messages = await _each(connection, dlq, limit)

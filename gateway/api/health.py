@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated, Any
 
-import aio_pika
 from fastapi import APIRouter, Depends, Response, status
 from redis.asyncio import Redis
 
+from bus.connection import open_connection
 from gateway.api.deps import get_redis, get_settings
 from gateway.settings import Settings
 
@@ -35,7 +35,7 @@ async def readyz(
     except Exception as exc:
         checks["redis"] = f"down: {type(exc).__name__}"
     try:
-        conn = await asyncio.wait_for(aio_pika.connect(settings.amqp_url), 3.0)
+        conn = await open_connection(settings.amqp_url, timeout_s=3.0)
         await conn.close()
         checks["broker"] = "ok"
     except Exception as exc:

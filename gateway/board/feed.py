@@ -17,11 +17,11 @@ import asyncio
 import functools
 from urllib.parse import quote
 
-import aio_pika
 import httpx
 import structlog
 from aio_pika.abc import AbstractExchange, AbstractIncomingMessage, AbstractQueue
 
+from bus.connection import open_connection
 from bus.topology import declare_exchanges
 from contracts.common import Channel, Destination
 from contracts.envelope import ContractError, parse_event
@@ -133,7 +133,7 @@ async def run_feed(settings: Settings, hub: BoardHub, max_backoff_s: float = 10.
     delay = 0.5
     while True:
         try:
-            connection = await aio_pika.connect(settings.amqp_url, timeout=5)
+            connection = await open_connection(settings.amqp_url, timeout_s=5)
             try:
                 closed = asyncio.ensure_future(connection.closed())
                 channel = await connection.channel()

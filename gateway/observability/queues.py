@@ -14,10 +14,10 @@ import ssl
 from dataclasses import dataclass
 from urllib.parse import quote, unquote, urlsplit
 
-import aio_pika
 import httpx
 from aio_pika.abc import AbstractChannel, AbstractRobustConnection
 
+from bus.connection import open_robust_connection
 from gateway.settings import Settings
 
 
@@ -104,7 +104,7 @@ async def queue_depths(settings: Settings, timeout_s: float = 5.0) -> list[Queue
     queues = await list_queues(settings, timeout_s)
     connection: AbstractRobustConnection | None = None
     try:
-        connection = await aio_pika.connect_robust(settings.amqp_url, timeout=timeout_s)
+        connection = await open_robust_connection(settings.amqp_url, timeout_s=timeout_s)
         channel: AbstractChannel = await connection.channel()
         for queue in queues:
             if queue.exclusive:

@@ -11,10 +11,10 @@ import contextlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-import aio_pika
 from rich.console import Console
 from rich.table import Table
 
+from bus.connection import open_connection
 from bus.spool import Spool
 from gateway.observability.ami_link import AmiLink, read_ami_link
 from gateway.observability.queues import (
@@ -72,7 +72,7 @@ class StatusReport:
 
 async def _check_broker(settings: Settings) -> Check:
     try:
-        connection = await asyncio.wait_for(aio_pika.connect(settings.amqp_url), 5.0)
+        connection = await open_connection(settings.amqp_url, timeout_s=5.0)
     except Exception as exc:
         return Check(False, f"unreachable: {type(exc).__name__}: {exc}")
     await connection.close()
