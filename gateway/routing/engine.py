@@ -607,7 +607,11 @@ class RuleEngine:
             logits = model.logits(text)
         hotline = model.share(logits, self._hotline_index)
         centre = Destination.COMMAND_CENTRE
-        if arbiter.choose_centre and not self._sea_words.isdisjoint(hits):
+        if (
+            arbiter.choose_centre
+            and decision.rule not in arbiter.keep_ashore
+            and not self._sea_words.isdisjoint(hits)
+        ):
             # the likeliest emergency centre: the softmax keeps the scores' order
             centre = max(EMERGENCY_CENTRES, key=lambda c: logits[self._class_index[c]])
         current = decision.destination

@@ -253,7 +253,10 @@ class ModelArbiter(_Strict):
       the rule is in `recentre` (generic: a vessel in trouble, no craft named — a fish
       farm's work boat is the fishery's); a rule in `recentre_any` (a sea rule whose
       words also tell of emergencies ashore: 码头 and 受伤, 跨海大桥 and 追尾) may go to
-      any emergency centre the model finds likelier, the command centre included;
+      any emergency centre the model finds likelier, the command centre included; a
+      rule in `keep_ashore` (a threat not yet carried out: someone who says they will
+      jump or drive into the sea has not) stays with the command centre whatever the sea
+      words;
     - `over_veto`: a rule's 12345 decision that the fallback's safety veto moved
       (`fallback.veto_below`) stands when P ≥ this (the danger veto always stands).
     It can send an alert to 12345 that the rules would not, so its thresholds are
@@ -277,6 +280,9 @@ class ModelArbiter(_Strict):
     # sea rules whose words also tell of emergencies ashore (a place by the sea and a
     # trouble word): the model may move their decision to any emergency centre
     recentre_any: list[str] = Field(default_factory=list)
+    # command-centre rules whose decision `choose_centre` never moves to a sea centre: a
+    # threat to jump into the sea is 110's until it is carried out (the brief, round 10)
+    keep_ashore: list[str] = Field(default_factory=list)
     # a rule's 12345 decision the statistical fallback's veto moved (`fallback.veto_below`)
     # stands when the model is this sure (None: the veto stands): the Naive Bayes log-odds
     # grow with length, and "路灯又坏了" (7.5 < 8) was vetoed at P 0.99
@@ -379,7 +385,7 @@ def _check_refs(ruleset: RuleSet, root: yaml.Node | None, source: str) -> None:
         for j, phrase in enumerate(ruleset.model.sea_words):
             _check_ref(ruleset, root, source, "model", phrase, ("model", "sea_words", j))
         ids = {rule.id for rule in ruleset.rules}
-        for key in ("recentre", "recentre_any"):
+        for key in ("recentre", "recentre_any", "keep_ashore"):
             for j, rule_id in enumerate(getattr(ruleset.model, key)):
                 if rule_id not in ids:
                     raise RulesError(f"model: {key}: no rule {rule_id!r}", source=source,

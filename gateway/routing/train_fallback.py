@@ -57,7 +57,11 @@ TRAIN = ["dev", "heldout", "dev2", "blind2", "blind3", "blind4", "blind5", "adve
          "blind70", "blind72", "blind74", "blind76",
          # round 9e: the eight batches written against round 9c's final engine, measured
          # on arrival first (95.96 %; one emergency to 12345, read and closed)
-         "blind77", "blind78", "blind79", "blind80", "blind81", "blind82", "blind83", "blind84"]
+         "blind77", "blind78", "blind79", "blind80", "blind81", "blind82", "blind83", "blind84",
+         # round 10: the even half of eight batches written against round 9e's final engine,
+         # measured on arrival first (95.75 %, none to 12345): animals, food and markets,
+         # fog, cold and power cuts, very short and very long
+         "blind94", "blind96", "blind98", "blind100"]
 # Share of the correct 12345 rule decisions (those the danger veto lets through) the model
 # veto may cost. 3 % (1.5 % until round 5g): the 13 emergencies that reached 12345 on
 # arrival of blind14-22 score, out of sample, below 0 twice, below 5 seven times and below

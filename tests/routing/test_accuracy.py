@@ -189,7 +189,10 @@ BLIND = ["blind2", "blind3", "blind4", "blind5", "blind6", "blind7", "blind8", "
          "blind70", "blind72", "blind74", "blind76",
          # round 9e: written against round 9c's final engine, 95.96 % on arrival with one
          # emergency to 12345 (a swindle under way, read and closed), then trained on
-         "blind77", "blind78", "blind79", "blind80", "blind81", "blind82", "blind83", "blind84"]
+         "blind77", "blind78", "blind79", "blind80", "blind81", "blind82", "blind83", "blind84",
+         # round 10: the even half of eight batches written against round 9e's final engine
+         # (95.75 % on arrival, none to 12345), read and trained on
+         "blind94", "blind96", "blind98", "blind100"]
 # In sample, with the text model (round 6): each file's measured figure less about half a
 # point (the model is retrained as files join; a threshold it sits near may move); set
 # anew from round 9's engine
@@ -212,7 +215,8 @@ FLOORS = {"dev": 0.995, "heldout": 0.99, "dev2": 0.995, "blind2": 0.985, "blind3
           "blind68": 0.965, "blind70": 0.985, "blind72": 0.985, "blind74": 0.98,
           "blind76": 0.985, "blind77": 0.985, "blind78": 0.98, "blind79": 0.97,
           "blind80": 0.975, "blind81": 0.965, "blind82": 0.99, "blind83": 0.985,
-          "blind84": 0.975}
+          "blind84": 0.975, "blind94": 0.97, "blind96": 0.985, "blind98": 0.985,
+          "blind100": 0.985}
 # blind8 untouched had 6 emergencies to 12345 with the -14 veto; with the danger veto and
 # the -5 veto it has 2 out of sample (leave-one-file-out, `test_cross_validated_figures`)
 # and 0 with the shipped model, which is now trained on blind8 too. Every file: none.
@@ -306,6 +310,38 @@ def test_sea_activities_vessels_and_fishing() -> None:
     # a car that broke down (抛锚) is not at sea
     got = ENGINE.classify(AlertFacts(text="车在路上抛锚了，想问拖车费多少")).destination.value
     assert got not in {"maritime-sar", "ocean-fishery"}, got
+
+
+def test_a_ferry_not_running_is_why_an_island_emergency_is_ashore() -> None:
+    """Round 10: "the last ferry has gone" tells why a patient cannot leave an island — a
+    land emergency (the brief's own case) — not a ship in trouble; the rules layer itself
+    (not only the model) keeps it with the command centre. A ferry in trouble at sea is
+    still maritime SAR's."""
+    for text in ["岛上有个老人心脏病犯了，最后一班渡轮已经停了，卫生院说处理不了，怎么办啊",
+                 "喂，我们是花鸟岛上的，大雾渡轮停了，我老婆要生了，羊水破了，岛上卫生院说处理不了！",
+                 "桃花岛上我爸被野猪顶伤了，大腿划开很长一道口子，血止不住，今天渡轮已经停了"]:
+        d = LAYER.classify(AlertFacts(text=text))
+        assert d.destination.value == "command-centre" and d.emergency, (text, d)
+        assert ENGINE.classify(AlertFacts(text=text)).destination.value == "command-centre"
+    _assert_routes({"渡轮停在海中间不动了，发动机坏了，船上一百多人": "maritime-sar"})
+
+
+def test_charcoal_named_is_not_charcoal_lit() -> None:
+    """Round 10 (a cold wave): 烧炭 alone no longer counts as a danger happening now — it
+    also names a heating habit, a past poisoning, a suggestion — so the model may judge
+    those as enquiries; the emergency rule still fires on it, and charcoal lit now, with
+    someone behind a locked door or unwell, stays an emergency whatever the opening."""
+    _assert_routes({
+        "建议给老年人家里免费装一氧化碳报警器，每年冬天都有烧炭中毒的": "12345",
+        "我想反映一下，冷天很多老人在家烧炭，社区能不能挨家挨户去宣传一下？去年我们村就出了事。": "12345",
+    })
+    for text in ["我就问一下，我老公在屋里烧炭，把门反锁了", "我在房间里烧炭了，不想活了",
+                 "咨询一下，宿舍有人烧炭取暖，几个人都说头疼恶心",
+                 "隔壁老人家里烧炭取暖，门窗关得死死的，敲门没人应"]:
+        d = ENGINE.classify(AlertFacts(text=text))
+        assert d.destination.value == "command-centre" and d.emergency, (text, d)
+    assert ENGINE.present_danger(normalise("他说今晚要烧炭，门窗都封好了"))
+    assert not ENGINE.present_danger(normalise("冷天很多老人在家烧炭"))
 
 
 def _assert_emergency(text: str, found_by: Callable[[str], list[str]]) -> None:
@@ -666,7 +702,9 @@ def test_cross_validated_figures() -> None:
     # 9e (79 files; `train_fallback --veto` chose 8, not 10): extra_g's and extra_o's
     # back, one of extra_k's — none of them reaches 12345 in the full engine (its grouped
     # CV: 3 leaks in 27,160, each a model decision)
-    assert leaks == {"blind23": 1, "extra_g": 4, "extra_i": 1, "extra_k": 1, "extra_o": 4}, leaks
+    # round 10 (83 files): one of extra_g's caught (a farewell's last request, 别找我 and
+    # 最后麻烦你们 are acute now)
+    assert leaks == {"blind23": 1, "extra_g": 3, "extra_i": 1, "extra_k": 1, "extra_o": 4}, leaks
     out_of_sample_floors = {
         "blind8": 0.95, "blind9": 0.985, "blind10": 0.97, "blind11": 0.95, "blind14": 0.90,
         "blind15": 0.90, "blind18": 0.94, "blind19": 0.95, "blind21": 0.92, "blind22": 0.92,
@@ -689,6 +727,8 @@ def test_cross_validated_figures() -> None:
         "blind70": 0.85, "blind72": 0.875, "blind74": 0.845, "blind76": 0.855,
         "blind77": 0.875, "blind78": 0.83, "blind79": 0.85, "blind80": 0.85, "blind81": 0.74,
         "blind82": 0.925, "blind83": 0.9, "blind84": 0.87,
+        # round 10: animals, food and markets, fog and power cuts, very short and very long
+        "blind94": 0.845, "blind96": 0.90, "blind98": 0.85, "blind100": 0.86,
     }
     for name, floor in out_of_sample_floors.items():
         assert results[name].right / results[name].n >= floor, name
@@ -707,7 +747,7 @@ def test_cross_validated_figures() -> None:
     # 89.6 % over 59 with round 8's twelve (83.2 % for the rules layer alone on them),
     # 89.2 % over 63 (extra_zd-zg: follow-ups, neighbours, weather, tourism; 83.4 %);
     # 88.6 % over 67 (round 9: blind62-68 81.7 % for the layer out of sample) and over 71
-    assert right / sum(r.n for r in results.values()) >= 0.88  # 88.5 % over 79 (9e)
+    assert right / sum(r.n for r in results.values()) >= 0.88  # 88.5 % over 79 (9e), 88.6 % over 83
 
 
 # ------------------------------------------------------------------ held out: never tuned on
@@ -737,7 +777,7 @@ def test_held_out_blind13_as_measured_on_arrival() -> None:
     training, not in leave-one-file-out, not used to change a rule — so it stays an
     estimate of fresh alerts: its floor and its zero are the measured figures. Tune on it
     and it must move into `DATA` with a new held-out batch written in its place."""
-    _assert_held_out("blind13", 200, 1.0)  # 95.0 % before round 6 (the text model)
+    _assert_held_out("blind13", 200, 1)  # 95.0 % before round 6 (the text model)
 
 
 def test_held_out_blind16_as_measured_on_arrival() -> None:
@@ -759,7 +799,7 @@ def test_held_out_blind17_as_measured_on_arrival() -> None:
     15 and 18 only; none of blind17's misses has been read), 83.7 % with the model veto
     at 5 (round 5h), 83.7 % on round 5i; no emergency to 12345 on any of them."""
     # 83.7 % before round 6; 92.0 % on rounds 6f-7, 91.7 % on 7b (the safety veto at 8)
-    _assert_held_out("blind17", 300, 0.933)
+    _assert_held_out("blind17", 300, 0.936)
 
 
 def test_a_danger_told_after_a_present_marker_is_never_defused() -> None:
@@ -793,7 +833,7 @@ def test_held_out_blind20_as_measured_on_arrival() -> None:
     score 88.0 %, 0 on it; rounds 5f/5g (from blind21/22 only) 91.7 %, 0; with the model
     veto raised from 0 to 5 (round 5h) 91.3 %, 0; round 5i 91.7 %, 0. None of its misses
     has been read: the freshest estimate, held out like blind13 and blind17."""
-    _assert_held_out("blind20", 300, 0.97)  # 91.7 % before round 6
+    _assert_held_out("blind20", 300, 0.98)  # 91.7 % before round 6
 
 
 def test_held_out_blind26_as_measured_on_arrival() -> None:
@@ -839,7 +879,7 @@ def test_held_out_blind32_as_measured_on_arrival() -> None:
     on `97f3b8e` (round 6d): 96.0 %, no emergency to 12345 (rules layer 90.7 %, 0); 96.7 %,
     0 once extra_d-f (1,200 more alerts written for training) joined. None of its misses
     read."""
-    _assert_held_out("blind32", 300, 0.986)
+    _assert_held_out("blind32", 300, 0.993)
 
 
 def test_held_out_blind33_as_measured_on_arrival() -> None:
@@ -847,7 +887,7 @@ def test_held_out_blind33_as_measured_on_arrival() -> None:
     on the round-6e engine (`213dcf8`): 97.7 %, no emergency to 12345 (rules layer
     94.7 %, 0); 98.7 %, 0 once extra_g-i (1,200 more training alerts) joined. None of its
     misses read."""
-    _assert_held_out("blind33", 300, 0.99)  # 98.7 % on 6f-7, 98.0 % on 7b
+    _assert_held_out("blind33", 300, 0.993)  # 98.7 % on 6f-7, 98.0 % on 7b
 
 
 def test_held_out_blind34_as_measured_on_arrival() -> None:
@@ -855,7 +895,7 @@ def test_held_out_blind34_as_measured_on_arrival() -> None:
     measured untouched on the final round-6 engine (`ddd8605`): 96.3 %, no emergency to
     12345 — the rules layer alone sends one there (87.0 %), the text model's veto stops
     it. None of its misses read."""
-    _assert_held_out("blind34", 300, 0.97)  # 96.3 % on 6f-7, 96.0 % on 7b
+    _assert_held_out("blind34", 300, 0.973)  # 96.3 % on 6f-7, 96.0 % on 7b
 
 
 def test_held_out_blind35_to_38_as_measured_on_arrival() -> None:
@@ -868,8 +908,8 @@ def test_held_out_blind35_to_38_as_measured_on_arrival() -> None:
     No other miss was read. On round 7 (extra_j-q trained on): 97.3 %, 96.7 %, 96.0 %,
     97.0 % — 96.8 %, none to 12345; on 7b (extra_r-u, the safety veto at 8): 97.7 %,
     96.7 %, 96.7 %, 97.3 % — 97.1 %, none."""
-    for name, measured in (("blind35", 0.986), ("blind36", 0.98), ("blind37", 0.976),
-                           ("blind38", 0.983)):
+    for name, measured in (("blind35", 0.99), ("blind36", 0.976), ("blind37", 0.976),
+                           ("blind38", 0.99)):
         _assert_held_out(name, 300, measured)
 
 
@@ -878,7 +918,7 @@ def test_held_out_blind39_and_40_as_measured_on_arrival() -> None:
     autumn week" with the fishing season's opening, "a week as a shift log shows it"),
     measured untouched on `304c6e7`: 97.0 % and 97.0 %, no emergency to 12345 (rules
     layer 92.3 %, 94.3 %, 0); 96.7 % and 97.0 % on 7b. None of their misses read."""
-    _assert_held_out("blind39", 300, 0.983)
+    _assert_held_out("blind39", 300, 0.986)
     _assert_held_out("blind40", 300, 0.983)
 
 
@@ -896,8 +936,8 @@ def test_held_out_blind43_and_44_as_measured_on_arrival() -> None:
     "an early-winter week", "a new dispatcher's first week"), measured untouched on
     `b5a4aae`: 97.0 % and 95.3 %, no emergency to 12345 (rules layer 93.0 %, 90.0 %, 0).
     None of their misses read: the clean estimate of the final engine, 96.2 %."""
-    _assert_held_out("blind43", 300, 0.986)
-    _assert_held_out("blind44", 300, 0.976)
+    _assert_held_out("blind43", 300, 0.983)
+    _assert_held_out("blind44", 300, 0.98)
 
 
 def test_held_out_blind49_to_52_written_from_a_new_brief() -> None:
@@ -909,8 +949,8 @@ def test_held_out_blind49_to_52_written_from_a_new_brief() -> None:
     left to a sure model; grouped CV chose every change) 93.0, 94.7, 95.7, 93.3 %, none
     to 12345; on round 8's final engine (sixteen such files) 92.6, 95.6, 95.3, 93.3 %.
     None of their texts read (a failing test printed the openings of two)."""
-    for name, measured in [("blind49", 0.943), ("blind50", 0.956), ("blind51", 0.956),
-                           ("blind52", 0.943)]:
+    for name, measured in [("blind49", 0.953), ("blind50", 0.963), ("blind51", 0.963),
+                           ("blind52", 0.95)]:
         _assert_held_out(name, 300, measured)
 
 
@@ -918,8 +958,8 @@ def test_held_out_blind53_to_56_as_measured_on_arrival() -> None:
     """`holdout/blind53`-`56` (300 each, the new brief, written after round 8's first
     retraining): on arrival 96.0, 94.3, 94.7, 95.3 % (95.1 %), none to 12345; on the final
     engine of round 8 97.0, 95.3, 95.6, 95.3 %. None of their texts read."""
-    for name, measured in [("blind53", 0.97), ("blind54", 0.963), ("blind55", 0.956),
-                           ("blind56", 0.953)]:
+    for name, measured in [("blind53", 0.97), ("blind54", 0.963), ("blind55", 0.966),
+                           ("blind56", 0.96)]:
         _assert_held_out(name, 300, measured)
 
 
@@ -930,8 +970,8 @@ def test_held_out_blind57_to_60_as_measured_on_arrival() -> None:
     94.0, 97.3 % (95.6 %); round 9 95.6, 96.3, 95.3, 97.0 % (96.1 %); round 9c 95.6, 96.0,
     94.3, 96.3 % (95.6 %). None of their texts read (a failing test printed the openings
     of three)."""
-    for name, measured in [("blind57", 0.956), ("blind58", 0.96), ("blind59", 0.943),
-                           ("blind60", 0.963)]:
+    for name, measured in [("blind57", 0.966), ("blind58", 0.96), ("blind59", 0.956),
+                           ("blind60", 0.966)]:
         _assert_held_out(name, 300, measured)
 
 
@@ -945,7 +985,7 @@ def test_held_out_blind61_to_67_as_measured_on_arrival() -> None:
     these four was. After round 9 (blind62/64/66/68 trained on, the model at C=100):
     93.3, 96.6, 97.3, 96.6 % (96.0 %), none to 12345; after round 9c (blind70-76 trained
     on) 94.0, 96.6, 97.3, 96.3 % (96.1 %)."""
-    for name, measured in [("blind61", 0.933), ("blind63", 0.966), ("blind65", 0.973),
+    for name, measured in [("blind61", 0.946), ("blind63", 0.97), ("blind65", 0.98),
                            ("blind67", 0.963)]:
         _assert_held_out(name, 300, measured)
 
@@ -956,7 +996,7 @@ def test_held_out_blind69_to_75_as_measured_on_arrival() -> None:
     on arrival 94.7, 95.7, 93.7, 97.7 % (95.4 %; their eight-batch group 95.5 %), none to
     12345. None of their texts read. After blind70-76 joined training: 95.6, 96.0, 93.0,
     98.3 % (95.75 %), none to 12345."""
-    for name, measured in [("blind69", 0.953), ("blind71", 0.96), ("blind73", 0.93),
+    for name, measured in [("blind69", 0.96), ("blind71", 0.966), ("blind73", 0.936),
                            ("blind75", 0.983)]:
         _assert_held_out(name, 300, measured)
 
@@ -968,7 +1008,19 @@ def test_held_out_blind85_to_92_fresh_on_the_final_engine() -> None:
     the port, speech-to-text calls, buildings): on arrival 93.0, 97.3, 94.3, 97.7, 95.3,
     93.0, 98.0, 93.0 % (95.2 %), none to 12345; after blind77-84 joined training (round
     9e) 93.6, 97.0, 95.6, 97.6, 95.3, 93.0, 97.6, 93.0 % (95.4 %), none to 12345."""
-    for name, measured in [("blind85", 0.93), ("blind86", 0.97), ("blind87", 0.943),
-                           ("blind88", 0.976), ("blind89", 0.953), ("blind90", 0.93),
-                           ("blind91", 0.976), ("blind92", 0.93)]:
+    for name, measured in [("blind85", 0.94), ("blind86", 0.973), ("blind87", 0.956),
+                           ("blind88", 0.983), ("blind89", 0.956), ("blind90", 0.936),
+                           ("blind91", 0.98), ("blind92", 0.93)]:
+        _assert_held_out(name, 300, measured)
+
+
+def test_held_out_blind93_to_99_odd_fresh_on_round_9s_final_engine() -> None:
+    """`holdout/blind93`, `95`, `97`, `99` (300 each, round 10: written blind against
+    round 9e's final engine, each writer given an angle — holidays, public transport,
+    migrant workers, people reporting for someone else; never trained on, none of their
+    texts read): on arrival 97.7, 96.3, 96.3, 94.7 % (96.25 %), none to 12345. Their even
+    siblings (blind94-100, 95.3, 95.3, 92.7, 97.7 % on arrival) were read and trained on;
+    with them and round 10's rules 98.0, 96.3, 96.7, 95.7 % (96.7 %), none to 12345."""
+    for name, measured in [("blind93", 0.98), ("blind95", 0.963), ("blind97", 0.966),
+                           ("blind99", 0.956)]:
         _assert_held_out(name, 300, measured)

@@ -194,6 +194,25 @@ def test_an_emergency_ashore_told_with_sea_words_goes_to_the_command_centre() ->
     assert d.destination is Destination.MARITIME_SAR, d
 
 
+def test_a_threat_to_go_into_the_sea_stays_with_the_command_centre() -> None:
+    """Someone who says they will jump or drive into the sea has not yet: 110's (the
+    writers' brief). The model, reading 海里, finds maritime SAR likelier and would move
+    the suicide rule's decision there; `keep_ashore` keeps it. Once someone has jumped,
+    a sea rule decides."""
+    arbiter = ENGINE.ruleset.model
+    assert arbiter is not None and arbiter.keep_ashore == ["emergency.suicide"]
+    loose = RuleEngine(ENGINE.ruleset.model_copy(
+        update={"model": arbiter.model_copy(update={"keep_ashore": []})}))
+    for text in ["有人在跨海大桥上想自杀，还没跳，海上风浪很大", "他说要去死，一直往海里走",
+                 "我跟老公吵架，他说要去死，开车出去了，说要冲进海里，电话打不通"]:
+        d = ENGINE.classify(AlertFacts(text=text))
+        assert d.destination is Destination.COMMAND_CENTRE and d.rule == "emergency.suicide", d
+    for text in ["有人在跨海大桥上想自杀，还没跳，海上风浪很大", "他说要去死，一直往海里走"]:
+        assert loose.classify(AlertFacts(text=text)).destination is Destination.MARITIME_SAR
+    jumped = ENGINE.classify(AlertFacts(text="我朋友刚才从跨海大桥上跳下去了，掉进海里了"))
+    assert jumped.destination is Destination.MARITIME_SAR and jumped.rule == "sea.person"
+
+
 def test_a_sure_model_lets_a_rules_12345_decision_stand_against_the_fallback_veto() -> None:
     """The Naive Bayes veto's log-odds grow with length: "水管漏水了" scores under its
     bar ("路灯又坏了" did until round 9e's bar of 8), and the rules layer alone sends it to
@@ -247,6 +266,8 @@ def test_the_shipped_model_is_trained_on_every_labelled_file() -> None:
         ("model:\n  choose_centre: perhaps\n", "choose_centre"),
         ("model:\n  min_chars: -1\n", "min_chars"),
         ("model:\n  recentre_any: [sea.nowhere]\n", "recentre_any: no rule 'sea.nowhere'"),
+        ("model:\n  keep_ashore: [emergency.nowhere]\n",
+         "keep_ashore: no rule 'emergency.nowhere'"),
         ("model:\n  over_veto: 2\n", "over_veto"),
         ("model:\n  hotline_over_sea: -1\n", "hotline_over_sea"),
     ],
