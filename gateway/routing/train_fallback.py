@@ -61,7 +61,11 @@ TRAIN = ["dev", "heldout", "dev2", "blind2", "blind3", "blind4", "blind5", "adve
          # round 10: the even half of eight batches written against round 9e's final engine,
          # measured on arrival first (95.75 %, none to 12345): animals, food and markets,
          # fog, cold and power cuts, very short and very long
-         "blind94", "blind96", "blind98", "blind100"]
+         "blind94", "blind96", "blind98", "blind100",
+         # round 10b: the even half of eight more, written against round 10a's final engine
+         # (96.5 % on arrival, none to 12345): hospitals, industrial parks, technology,
+         # night workers
+         "blind102", "blind104", "blind106", "blind108"]
 # Share of the correct 12345 rule decisions (those the danger veto lets through) the model
 # veto may cost. 3 % (1.5 % until round 5g): the 13 emergencies that reached 12345 on
 # arrival of blind14-22 score, out of sample, below 0 twice, below 5 seven times and below
