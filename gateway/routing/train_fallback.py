@@ -65,7 +65,11 @@ TRAIN = ["dev", "heldout", "dev2", "blind2", "blind3", "blind4", "blind5", "adve
          # round 10b: the even half of eight more, written against round 10a's final engine
          # (96.5 % on arrival, none to 12345): hospitals, industrial parks, technology,
          # night workers
-         "blind102", "blind104", "blind106", "blind108"]
+         "blind102", "blind104", "blind106", "blind108",
+         # round 10c: the even half of eight more, written against round 10b's final engine
+         # (95.5 % on arrival, none to 12345): malls and hotels, quarrels, the young and the
+         # very old, leisure at sea
+         "blind110", "blind112", "blind114", "blind116"]
 # Share of the correct 12345 rule decisions (those the danger veto lets through) the model
 # veto may cost. 3 % (1.5 % until round 5g): the 13 emergencies that reached 12345 on
 # arrival of blind14-22 score, out of sample, below 0 twice, below 5 seven times and below

@@ -195,7 +195,10 @@ BLIND = ["blind2", "blind3", "blind4", "blind5", "blind6", "blind7", "blind8", "
          "blind94", "blind96", "blind98", "blind100",
          # round 10b: the even half of eight more, written against round 10a (96.5 % on
          # arrival, none to 12345), read and trained on
-         "blind102", "blind104", "blind106", "blind108"]
+         "blind102", "blind104", "blind106", "blind108",
+         # round 10c: the even half of eight more, written against round 10b (95.5 % on
+         # arrival, none to 12345), read and trained on
+         "blind110", "blind112", "blind114", "blind116"]
 # In sample, with the text model (round 6): each file's measured figure less about half a
 # point (the model is retrained as files join; a threshold it sits near may move); set
 # anew from round 9's engine
@@ -220,7 +223,8 @@ FLOORS = {"dev": 0.995, "heldout": 0.99, "dev2": 0.995, "blind2": 0.985, "blind3
           "blind80": 0.975, "blind81": 0.965, "blind82": 0.99, "blind83": 0.985,
           "blind84": 0.975, "blind94": 0.98, "blind96": 0.985, "blind98": 0.985,
           "blind100": 0.985, "blind102": 0.985, "blind104": 0.985, "blind106": 0.985,
-          "blind108": 0.985}
+          "blind108": 0.985, "blind110": 0.99, "blind112": 0.975, "blind114": 0.99,
+          "blind116": 0.99}
 # blind8 untouched had 6 emergencies to 12345 with the -14 veto; with the danger veto and
 # the -5 veto it has 2 out of sample (leave-one-file-out, `test_cross_validated_figures`)
 # and 0 with the shipped model, which is now trained on blind8 too. Every file: none.
@@ -709,7 +713,8 @@ def test_cross_validated_figures() -> None:
     # CV: 3 leaks in 27,160, each a model decision)
     # round 10 (83 files): one of extra_g's caught (a farewell's last request, 别找我 and
     # 最后麻烦你们 are acute now)
-    assert leaks == {"blind23": 1, "extra_g": 3, "extra_i": 1, "extra_k": 1, "extra_o": 4}, leaks
+    # 10c: another of extra_g's (an old father not answering since yesterday: acute now)
+    assert leaks == {"blind23": 1, "extra_g": 2, "extra_i": 1, "extra_k": 1, "extra_o": 4}, leaks
     out_of_sample_floors = {
         "blind8": 0.95, "blind9": 0.985, "blind10": 0.97, "blind11": 0.95, "blind14": 0.90,
         "blind15": 0.90, "blind18": 0.94, "blind19": 0.95, "blind21": 0.92, "blind22": 0.92,
@@ -737,6 +742,8 @@ def test_cross_validated_figures() -> None:
         # parks, technology, night workers
         "blind94": 0.845, "blind96": 0.90, "blind98": 0.845, "blind100": 0.85,
         "blind102": 0.875, "blind104": 0.845, "blind106": 0.875, "blind108": 0.83,
+        # 10c: malls and hotels, quarrels, the young and the very old, leisure at sea
+        "blind110": 0.915, "blind112": 0.90, "blind114": 0.855, "blind116": 0.84,
     }
     for name, floor in out_of_sample_floors.items():
         assert results[name].right / results[name].n >= floor, name
@@ -755,7 +762,7 @@ def test_cross_validated_figures() -> None:
     # 89.6 % over 59 with round 8's twelve (83.2 % for the rules layer alone on them),
     # 89.2 % over 63 (extra_zd-zg: follow-ups, neighbours, weather, tourism; 83.4 %);
     # 88.6 % over 67 (round 9: blind62-68 81.7 % for the layer out of sample) and over 71
-    assert right / sum(r.n for r in results.values()) >= 0.88  # 88.5 % over 79 (9e), 88.6 % over 83, 88.4 % over 87
+    assert right / sum(r.n for r in results.values()) >= 0.88  # 88.5 % over 79 (9e), 88.6 % over 83, 88.4 % over 87 and 91
 
 
 # ------------------------------------------------------------------ held out: never tuned on
@@ -841,7 +848,7 @@ def test_held_out_blind20_as_measured_on_arrival() -> None:
     score 88.0 %, 0 on it; rounds 5f/5g (from blind21/22 only) 91.7 %, 0; with the model
     veto raised from 0 to 5 (round 5h) 91.3 %, 0; round 5i 91.7 %, 0. None of its misses
     has been read: the freshest estimate, held out like blind13 and blind17."""
-    _assert_held_out("blind20", 300, 0.973)  # 91.7 % before round 6
+    _assert_held_out("blind20", 300, 0.98)  # 91.7 % before round 6
 
 
 def test_held_out_blind26_as_measured_on_arrival() -> None:
@@ -852,7 +859,7 @@ def test_held_out_blind26_as_measured_on_arrival() -> None:
     fewer leaks, fewer right); 94.3 %, 0 on 6e; 95.0 %, 0 on the final engine (6f);
     94.7 %, 0 on round 7. Three of its misses were seen in a diff (not acted on):
     blind30/31 are the clean estimates."""
-    _assert_held_out("blind26", 300, 0.973)
+    _assert_held_out("blind26", 300, 0.976)
 
 
 def test_held_out_blind29_as_measured_on_arrival() -> None:
@@ -862,7 +869,7 @@ def test_held_out_blind29_as_measured_on_arrival() -> None:
     was read and its class closed (the pills taken, don't come looking); no other miss
     was read. 96.7 %, 0 on 6c; 96.0 %, 0 on 6d; 95.7 %, 0 on 6e; 96.7 %, 0 on the final
     engine (6f)."""
-    _assert_held_out("blind29", 300, 0.976)
+    _assert_held_out("blind29", 300, 0.98)
 
 
 def test_held_out_blind30_as_measured_on_arrival() -> None:
@@ -879,7 +886,7 @@ def test_held_out_blind31_as_measured_on_arrival() -> None:
     0 once extra_a-c (1,200 alerts written for training) joined; 92.0 %, 0 on 6d (stricter
     thresholds); 92.3 %, 0 on 6e; 93.3 %, 0 on the final engine (6f). None of its misses
     read."""
-    _assert_held_out("blind31", 300, 0.976)
+    _assert_held_out("blind31", 300, 0.973)
 
 
 def test_held_out_blind32_as_measured_on_arrival() -> None:
@@ -887,7 +894,7 @@ def test_held_out_blind32_as_measured_on_arrival() -> None:
     on `97f3b8e` (round 6d): 96.0 %, no emergency to 12345 (rules layer 90.7 %, 0); 96.7 %,
     0 once extra_d-f (1,200 more alerts written for training) joined. None of its misses
     read."""
-    _assert_held_out("blind32", 300, 0.99)
+    _assert_held_out("blind32", 300, 0.993)
 
 
 def test_held_out_blind33_as_measured_on_arrival() -> None:
@@ -895,7 +902,7 @@ def test_held_out_blind33_as_measured_on_arrival() -> None:
     on the round-6e engine (`213dcf8`): 97.7 %, no emergency to 12345 (rules layer
     94.7 %, 0); 98.7 %, 0 once extra_g-i (1,200 more training alerts) joined. None of its
     misses read."""
-    _assert_held_out("blind33", 300, 0.996)  # 98.7 % on 6f-7, 98.0 % on 7b
+    _assert_held_out("blind33", 300, 0.993)  # 98.7 % on 6f-7, 98.0 % on 7b
 
 
 def test_held_out_blind34_as_measured_on_arrival() -> None:
@@ -903,7 +910,7 @@ def test_held_out_blind34_as_measured_on_arrival() -> None:
     measured untouched on the final round-6 engine (`ddd8605`): 96.3 %, no emergency to
     12345 — the rules layer alone sends one there (87.0 %), the text model's veto stops
     it. None of its misses read."""
-    _assert_held_out("blind34", 300, 0.98)  # 96.3 % on 6f-7, 96.0 % on 7b
+    _assert_held_out("blind34", 300, 0.976)  # 96.3 % on 6f-7, 96.0 % on 7b
 
 
 def test_held_out_blind35_to_38_as_measured_on_arrival() -> None:
@@ -916,7 +923,7 @@ def test_held_out_blind35_to_38_as_measured_on_arrival() -> None:
     No other miss was read. On round 7 (extra_j-q trained on): 97.3 %, 96.7 %, 96.0 %,
     97.0 % — 96.8 %, none to 12345; on 7b (extra_r-u, the safety veto at 8): 97.7 %,
     96.7 %, 96.7 %, 97.3 % — 97.1 %, none."""
-    for name, measured in (("blind35", 0.993), ("blind36", 0.976), ("blind37", 0.976),
+    for name, measured in (("blind35", 0.993), ("blind36", 0.976), ("blind37", 0.98),
                            ("blind38", 0.99)):
         _assert_held_out(name, 300, measured)
 
@@ -945,7 +952,7 @@ def test_held_out_blind43_and_44_as_measured_on_arrival() -> None:
     `b5a4aae`: 97.0 % and 95.3 %, no emergency to 12345 (rules layer 93.0 %, 90.0 %, 0).
     None of their misses read: the clean estimate of the final engine, 96.2 %."""
     _assert_held_out("blind43", 300, 0.986)
-    _assert_held_out("blind44", 300, 0.976)
+    _assert_held_out("blind44", 300, 0.98)
 
 
 def test_held_out_blind49_to_52_written_from_a_new_brief() -> None:
@@ -957,7 +964,7 @@ def test_held_out_blind49_to_52_written_from_a_new_brief() -> None:
     left to a sure model; grouped CV chose every change) 93.0, 94.7, 95.7, 93.3 %, none
     to 12345; on round 8's final engine (sixteen such files) 92.6, 95.6, 95.3, 93.3 %.
     None of their texts read (a failing test printed the openings of two)."""
-    for name, measured in [("blind49", 0.95), ("blind50", 0.966), ("blind51", 0.966),
+    for name, measured in [("blind49", 0.956), ("blind50", 0.966), ("blind51", 0.97),
                            ("blind52", 0.95)]:
         _assert_held_out(name, 300, measured)
 
@@ -966,8 +973,8 @@ def test_held_out_blind53_to_56_as_measured_on_arrival() -> None:
     """`holdout/blind53`-`56` (300 each, the new brief, written after round 8's first
     retraining): on arrival 96.0, 94.3, 94.7, 95.3 % (95.1 %), none to 12345; on the final
     engine of round 8 97.0, 95.3, 95.6, 95.3 %. None of their texts read."""
-    for name, measured in [("blind53", 0.97), ("blind54", 0.966), ("blind55", 0.963),
-                           ("blind56", 0.97)]:
+    for name, measured in [("blind53", 0.97), ("blind54", 0.97), ("blind55", 0.963),
+                           ("blind56", 0.966)]:
         _assert_held_out(name, 300, measured)
 
 
@@ -978,7 +985,7 @@ def test_held_out_blind57_to_60_as_measured_on_arrival() -> None:
     94.0, 97.3 % (95.6 %); round 9 95.6, 96.3, 95.3, 97.0 % (96.1 %); round 9c 95.6, 96.0,
     94.3, 96.3 % (95.6 %). None of their texts read (a failing test printed the openings
     of three)."""
-    for name, measured in [("blind57", 0.963), ("blind58", 0.963), ("blind59", 0.96),
+    for name, measured in [("blind57", 0.966), ("blind58", 0.963), ("blind59", 0.963),
                            ("blind60", 0.973)]:
         _assert_held_out(name, 300, measured)
 
@@ -993,7 +1000,7 @@ def test_held_out_blind61_to_67_as_measured_on_arrival() -> None:
     these four was. After round 9 (blind62/64/66/68 trained on, the model at C=100):
     93.3, 96.6, 97.3, 96.6 % (96.0 %), none to 12345; after round 9c (blind70-76 trained
     on) 94.0, 96.6, 97.3, 96.3 % (96.1 %)."""
-    for name, measured in [("blind61", 0.933), ("blind63", 0.97), ("blind65", 0.976),
+    for name, measured in [("blind61", 0.936), ("blind63", 0.97), ("blind65", 0.98),
                            ("blind67", 0.97)]:
         _assert_held_out(name, 300, measured)
 
@@ -1004,7 +1011,7 @@ def test_held_out_blind69_to_75_as_measured_on_arrival() -> None:
     on arrival 94.7, 95.7, 93.7, 97.7 % (95.4 %; their eight-batch group 95.5 %), none to
     12345. None of their texts read. After blind70-76 joined training: 95.6, 96.0, 93.0,
     98.3 % (95.75 %), none to 12345."""
-    for name, measured in [("blind69", 0.96), ("blind71", 0.976), ("blind73", 0.953),
+    for name, measured in [("blind69", 0.97), ("blind71", 0.976), ("blind73", 0.953),
                            ("blind75", 0.983)]:
         _assert_held_out(name, 300, measured)
 
@@ -1016,9 +1023,9 @@ def test_held_out_blind85_to_92_fresh_on_the_final_engine() -> None:
     the port, speech-to-text calls, buildings): on arrival 93.0, 97.3, 94.3, 97.7, 95.3,
     93.0, 98.0, 93.0 % (95.2 %), none to 12345; after blind77-84 joined training (round
     9e) 93.6, 97.0, 95.6, 97.6, 95.3, 93.0, 97.6, 93.0 % (95.4 %), none to 12345."""
-    for name, measured in [("blind85", 0.946), ("blind86", 0.973), ("blind87", 0.956),
-                           ("blind88", 0.983), ("blind89", 0.956), ("blind90", 0.943),
-                           ("blind91", 0.976), ("blind92", 0.936)]:
+    for name, measured in [("blind85", 0.943), ("blind86", 0.973), ("blind87", 0.96),
+                           ("blind88", 0.983), ("blind89", 0.956), ("blind90", 0.956),
+                           ("blind91", 0.98), ("blind92", 0.936)]:
         _assert_held_out(name, 300, measured)
 
 
@@ -1029,9 +1036,9 @@ def test_held_out_blind93_to_99_odd_fresh_on_round_9s_final_engine() -> None:
     texts read): on arrival 97.7, 96.3, 96.3, 94.7 % (96.25 %), none to 12345. Their even
     siblings (blind94-100, 95.3, 95.3, 92.7, 97.7 % on arrival) were read and trained on;
     with them and round 10's rules 98.0, 96.3, 96.7, 95.7 % (96.7 %), none to 12345; after
-    round 10b 98.3, 96.7, 97.3, 96.3 % (97.2 %)."""
-    for name, measured in [("blind93", 0.983), ("blind95", 0.966), ("blind97", 0.973),
-                           ("blind99", 0.963)]:
+    round 10b 98.3, 96.7, 97.3, 96.3 % (97.2 %); after 10c 98.7, 96.7, 97.3, 96.7 %."""
+    for name, measured in [("blind93", 0.986), ("blind95", 0.966), ("blind97", 0.973),
+                           ("blind99", 0.966)]:
         _assert_held_out(name, 300, measured)
 
 
@@ -1040,7 +1047,18 @@ def test_held_out_blind101_to_107_odd_fresh_on_round_10a() -> None:
     round 10a's final engine — schools, village customs, the outdoors, paperwork; never
     trained on, none of their texts read): on arrival 97.7, 95.0, 94.7, 98.0 % (96.3 %),
     none to 12345 (the whole group of eight 96.5 %); after round 10b 98.0, 95.0, 94.7,
-    98.3 % (96.5 %), none to 12345."""
+    98.3 % (96.5 %), none to 12345; the same after 10c."""
     for name, measured in [("blind101", 0.98), ("blind103", 0.95), ("blind105", 0.946),
                            ("blind107", 0.983)]:
+        _assert_held_out(name, 300, measured)
+
+
+def test_held_out_blind109_to_115_odd_fresh_on_round_10b() -> None:
+    """`holdout/blind109`, `111`, `113`, `115` (300 each, round 10c: written blind against
+    round 10b's final engine — hills and reservoirs, temples and scenic spots, after the
+    storm, landlords and renovation; never trained on, none of their texts read): on
+    arrival 93.3, 95.0, 94.3, 94.7 % (94.3 %), none to 12345 (the whole group of eight
+    95.5 %); after round 10c 93.7, 95.3, 94.0, 95.0 % (94.5 %), none to 12345."""
+    for name, measured in [("blind109", 0.936), ("blind111", 0.953), ("blind113", 0.94),
+                           ("blind115", 0.95)]:
         _assert_held_out(name, 300, measured)
