@@ -5,6 +5,8 @@ left out: an alarm must never be refused for arriving in a burst."""
 from __future__ import annotations
 
 import asyncio
+import math
+import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -22,12 +24,18 @@ async def test_one_api_key_flooding_is_throttled_with_429_others_are_served(
     _, quiet = await app_factory(limited, api_key="quiet-key")
     body = {"text": "咨询社保卡补办", "channel": "api"}
 
+    started = time.monotonic()
     responses = await asyncio.gather(
         *(flooder.post("/v1/routing/dry-run", json=body) for _ in range(100))
     )
+    elapsed = time.monotonic() - started
     statuses = Counter(r.status_code for r in responses)
-    assert statuses[200] == 30  # the burst: a quarter of the minute's allowance
-    assert statuses[429] == 70
+    # the burst (a quarter of the minute's allowance, 30) plus what the bucket refilled
+    # while the flood lasted (2 a second, by Redis's clock): a loaded machine once took
+    # over half a second for the 100 requests and served a 31st
+    refilled = math.ceil(elapsed * 120 / 60)
+    assert 30 <= statuses[200] <= 30 + refilled, (statuses, elapsed)
+    assert statuses[429] == 100 - statuses[200] and statuses[429] >= 60
     refused = next(r for r in responses if r.status_code == 429)
     assert refused.json() == {"detail": "rate-limited"}
     assert int(refused.headers["Retry-After"]) >= 1
