@@ -1062,3 +1062,15 @@ def test_held_out_blind109_to_115_odd_fresh_on_round_10b() -> None:
     for name, measured in [("blind109", 0.936), ("blind111", 0.953), ("blind113", 0.94),
                            ("blind115", 0.95)]:
         _assert_held_out(name, 300, measured)
+
+
+def test_held_out_blind117_to_124_fresh_on_the_final_engine() -> None:
+    """`holdout/blind117`-`124` (300 each, written blind against round 10c's final engine —
+    one ordinary day, the outer islands, cars, water, power and gas, families in trouble,
+    foreigners and visitors, the opening of the fishing season; never trained on, none of
+    their texts read): on arrival 97.3, 96.0, 97.3, 94.3, 96.3, 91.3, 95.7, 98.7 %
+    (95.9 %), none to 12345 — the final engine's fresh figure."""
+    for name, measured in [("blind117", 0.973), ("blind118", 0.96), ("blind119", 0.973),
+                           ("blind120", 0.943), ("blind121", 0.963), ("blind122", 0.913),
+                           ("blind123", 0.956), ("blind124", 0.986)]:
+        _assert_held_out(name, 300, measured)
