@@ -254,6 +254,10 @@ class RuleEngine:
         self._sea_words = (
             self._ids("model", list(ruleset.model.sea_words)) if ruleset.model else frozenset()
         )
+        # …and never with one of these (a boat on a park lake, a river's dredger)
+        self._inland_words = (
+            self._ids("model", list(ruleset.model.inland_words)) if ruleset.model else frozenset()
+        )
         # The fallback stands down when any phrase of an emergency rule occurs (even if
         # the rule's other conditions do not hold), or any of `fallback.none`.
         guard = self._ids("fallback", list(ruleset.fallback.none))
@@ -611,6 +615,7 @@ class RuleEngine:
             arbiter.choose_centre
             and decision.rule not in arbiter.keep_ashore
             and not self._sea_words.isdisjoint(hits)
+            and self._inland_words.isdisjoint(hits)
         ):
             # the likeliest emergency centre: the softmax keeps the scores' order
             centre = max(EMERGENCY_CENTRES, key=lambda c: logits[self._class_index[c]])

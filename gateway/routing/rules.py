@@ -248,7 +248,8 @@ class ModelArbiter(_Strict):
       "想死", "不能动", "suicide" all had P ≥ 0.95 (docs/routing.md, round 7);
     - `choose_centre`: an emergency the rules leave with the command centre (a rule's
       or the default) goes to a sea centre when the model finds it likelier and one of
-      `sea_words` occurs (no sea word: a drowning in a river stays 110's); a sea rule's
+      `sea_words` occurs and none of `inland_words` (no sea word, or a lake or a river
+      named: a drowning in a river stays 110's, a rowing boat on a park lake too); a sea rule's
       choice of centre stands (a named cargo ship by a fish farm is maritime SAR's) unless
       the rule is in `recentre` (generic: a vessel in trouble, no craft named — a fish
       farm's work boat is the fishery's); a rule in `recentre_any` (a sea rule whose
@@ -274,6 +275,8 @@ class ModelArbiter(_Strict):
     min_chars: int = Field(12, ge=0, le=1000)
     choose_centre: bool = True
     sea_words: PhraseList = Field(default_factory=list)
+    # …unless one of these names inland water (round 10d: a boat capsized on a park lake)
+    inland_words: PhraseList = Field(default_factory=list)
     # generic sea rules (a vessel or a person in trouble, no craft named) whose choice
     # between the sea centres the model may revisit: a farm's work boat is the fishery's
     recentre: list[str] = Field(default_factory=list)
@@ -382,8 +385,9 @@ def _check_refs(ruleset: RuleSet, root: yaml.Node | None, source: str) -> None:
     for j, phrase in enumerate(ruleset.fallback.none):
         _check_ref(ruleset, root, source, "fallback", phrase, ("fallback", "none", j))
     if ruleset.model is not None:
-        for j, phrase in enumerate(ruleset.model.sea_words):
-            _check_ref(ruleset, root, source, "model", phrase, ("model", "sea_words", j))
+        for key in ("sea_words", "inland_words"):
+            for j, phrase in enumerate(getattr(ruleset.model, key)):
+                _check_ref(ruleset, root, source, "model", phrase, ("model", key, j))
         ids = {rule.id for rule in ruleset.rules}
         for key in ("recentre", "recentre_any", "keep_ashore"):
             for j, rule_id in enumerate(getattr(ruleset.model, key)):

@@ -213,6 +213,26 @@ def test_a_threat_to_go_into_the_sea_stays_with_the_command_centre() -> None:
     assert jumped.destination is Destination.MARITIME_SAR and jumped.rule == "sea.person"
 
 
+def test_a_boat_on_a_lake_or_a_river_stays_with_the_command_centre() -> None:
+    """A rowing boat capsized on a park lake is 110's (the brief: drowning in a river,
+    lake, reservoir, pond or canal); 船 is a sea word, and the model found maritime SAR
+    likelier — `inland_words` keep the command centre's decision. A fishing boat at sea
+    is still the fishery's."""
+    arbiter = ENGINE.ruleset.model
+    assert arbiter is not None and arbiter.inland_words == ["@inland_water"]
+    loose = RuleEngine(ENGINE.ruleset.model_copy(
+        update={"model": arbiter.model_copy(update={"inland_words": []})}))
+    for text in ["公园湖面上的游船翻了，有人在水里扑腾", "湖上划船的小孩落水了",
+                 "河里一条运沙船上有人掉下去了，没浮上来", "水库里有条小船翻了，船上的人掉水里了"]:
+        d = ENGINE.classify(AlertFacts(text=text))
+        assert d.destination is Destination.COMMAND_CENTRE and d.emergency, (text, d)
+        # without the inland words the model takes it to a sea centre
+        assert loose.classify(AlertFacts(text=text)).destination in {
+            Destination.MARITIME_SAR, Destination.OCEAN_FISHERY}, text
+    sea = ENGINE.classify(AlertFacts(text="渔船上有人掉进海里了"))
+    assert sea.destination is Destination.OCEAN_FISHERY, sea
+
+
 def test_a_sure_model_lets_a_rules_12345_decision_stand_against_the_fallback_veto() -> None:
     """The Naive Bayes veto's log-odds grow with length: "水管漏水了" scores under its
     bar ("路灯又坏了" did until round 9e's bar of 8), and the rules layer alone sends it to
@@ -268,6 +288,7 @@ def test_the_shipped_model_is_trained_on_every_labelled_file() -> None:
         ("model:\n  recentre_any: [sea.nowhere]\n", "recentre_any: no rule 'sea.nowhere'"),
         ("model:\n  keep_ashore: [emergency.nowhere]\n",
          "keep_ashore: no rule 'emergency.nowhere'"),
+        ("model:\n  inland_words: ['@nowhere']\n", "unknown phrase set"),
         ("model:\n  over_veto: 2\n", "over_veto"),
         ("model:\n  hotline_over_sea: -1\n", "hotline_over_sea"),
     ],
