@@ -1099,3 +1099,15 @@ def test_held_out_blind117_to_123_odd_fresh_on_round_10c() -> None:
     for name, measured in [("blind117", 0.973), ("blind119", 0.973), ("blind121", 0.96),
                            ("blind123", 0.96)]:
         _assert_held_out(name, 300, measured)
+
+
+def test_held_out_blind125_to_132_fresh_on_the_final_engine() -> None:
+    """`holdout/blind125`-`132` (300 each, written blind against round 10d's final engine —
+    a night of rain in the old town, care homes, a bridge being built, lost and found,
+    crowds, island farming, where land meets sea, second-hand reports; never trained on,
+    none of their texts read): on arrival 97.3, 96.7, 97.7, 92.7, 99.3, 95.3, 93.3, 96.0 %
+    (96.0 %), none to 12345 — the final engine's fresh figure."""
+    for name, measured in [("blind125", 0.973), ("blind126", 0.966), ("blind127", 0.976),
+                           ("blind128", 0.926), ("blind129", 0.993), ("blind130", 0.953),
+                           ("blind131", 0.933), ("blind132", 0.96)]:
+        _assert_held_out(name, 300, measured)
