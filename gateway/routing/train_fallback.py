@@ -73,7 +73,11 @@ TRAIN = ["dev", "heldout", "dev2", "blind2", "blind3", "blind4", "blind5", "adve
          # round 10d: the even half of blind117-124, written against round 10c's final
          # engine (95.9 % on arrival, none to 12345; that figure is kept in the docs): the
          # outer islands, water, families in trouble, the fishing season
-         "blind118", "blind120", "blind122", "blind124"]
+         "blind118", "blind120", "blind122", "blind124",
+         # round 10e: blind126-132 even, written against round 10d (96.0 % on arrival with
+         # their odd siblings, none to 12345): care homes, lost and found, island farming,
+         # second-hand reports
+         "blind126", "blind128", "blind130", "blind132"]
 # Share of the correct 12345 rule decisions (those the danger veto lets through) the model
 # veto may cost. 3 % (1.5 % until round 5g): the 13 emergencies that reached 12345 on
 # arrival of blind14-22 score, out of sample, below 0 twice, below 5 seven times and below

@@ -200,7 +200,7 @@ def test_a_threat_to_go_into_the_sea_stays_with_the_command_centre() -> None:
     the suicide rule's decision there; `keep_ashore` keeps it. Once someone has jumped,
     a sea rule decides."""
     arbiter = ENGINE.ruleset.model
-    assert arbiter is not None and arbiter.keep_ashore == ["emergency.suicide"]
+    assert arbiter is not None and "emergency.suicide" in arbiter.keep_ashore
     loose = RuleEngine(ENGINE.ruleset.model_copy(
         update={"model": arbiter.model_copy(update={"keep_ashore": []})}))
     for text in ["有人在跨海大桥上想自杀，还没跳，海上风浪很大", "他说要去死，一直往海里走",
@@ -274,7 +274,7 @@ def test_the_shipped_model_is_trained_on_every_labelled_file() -> None:
     data = json.loads(TEXT_MODEL_FILE.read_text(encoding="utf-8"))
     assert data["trained_on"] == tf.TRAIN
     assert set(data["classes"]) == {d.value for d in Destination}
-    assert TEXT_MODEL_FILE.stat().st_size < 15_000_000  # 12.4 MB, 327k n-grams (9e); 13.2 MB, 348k (10b)
+    assert TEXT_MODEL_FILE.stat().st_size < 15_000_000  # 12.4 MB, 327k n-grams (9e); 14.3 MB, 379k (10e)
 
 
 @pytest.mark.parametrize(
