@@ -1119,3 +1119,15 @@ def test_held_out_blind125_to_131_odd_fresh_on_round_10d() -> None:
     for name, measured in [("blind125", 0.973), ("blind127", 0.973), ("blind129", 0.993),
                            ("blind131", 0.936)]:
         _assert_held_out(name, 300, measured)
+
+
+def test_held_out_blind133_to_140_fresh_on_the_final_engine() -> None:
+    """`holdout/blind133`-`140` (300 each, written blind against round 10e's final engine —
+    a heatwave, two-wheelers, long-distance travel, teenagers, young parents, a typhoon
+    approaching, street workers, two matters in one message; never trained on, none of
+    their texts read): on arrival 98.0, 92.0, 96.7, 95.7, 98.3, 96.0, 96.3, 98.0 %
+    (96.4 %), none to 12345 — the final engine's fresh figure."""
+    for name, measured in [("blind133", 0.98), ("blind134", 0.92), ("blind135", 0.966),
+                           ("blind136", 0.956), ("blind137", 0.983), ("blind138", 0.96),
+                           ("blind139", 0.963), ("blind140", 0.98)]:
+        _assert_held_out(name, 300, measured)
