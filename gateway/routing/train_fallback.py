@@ -77,7 +77,15 @@ TRAIN = ["dev", "heldout", "dev2", "blind2", "blind3", "blind4", "blind5", "adve
          # round 10e: blind126-132 even, written against round 10d (96.0 % on arrival with
          # their odd siblings, none to 12345): care homes, lost and found, island farming,
          # second-hand reports
-         "blind126", "blind128", "blind130", "blind132"]
+         "blind126", "blind128", "blind130", "blind132",
+         # round 11: blind142-148 even, written against round 10e's final engine (96.0 %
+         # on arrival with their odd siblings, none to 12345): a tourist season, neighbours
+         # reporting for others, the fleet sailing out, people who drive for a living
+         "blind142", "blind144", "blind146", "blind148",
+         # round 11b: blind150-156 even, written against round 11a (96.2 % on arrival with
+         # their odd siblings; one emergency to 12345, a python loose among children, read
+         # and closed): pilgrims, small islands, hospitals, weather and the land
+         "blind150", "blind152", "blind154", "blind156"]
 # Share of the correct 12345 rule decisions (those the danger veto lets through) the model
 # veto may cost. 3 % (1.5 % until round 5g): the 13 emergencies that reached 12345 on
 # arrival of blind14-22 score, out of sample, below 0 twice, below 5 seven times and below

@@ -274,7 +274,9 @@ def test_the_shipped_model_is_trained_on_every_labelled_file() -> None:
     data = json.loads(TEXT_MODEL_FILE.read_text(encoding="utf-8"))
     assert data["trained_on"] == tf.TRAIN
     assert set(data["classes"]) == {d.value for d in Destination}
-    assert TEXT_MODEL_FILE.stat().st_size < 15_000_000  # 12.4 MB, 327k n-grams (9e); 14.3 MB, 379k (10e)
+    # 12.4 MB, 327k n-grams (9e); 14.3 MB, 379k (10e); 15.2 MB, 401k (11b: 107 files) —
+    # it grows with the labelled data, ~0.1 MB per 300-alert file
+    assert TEXT_MODEL_FILE.stat().st_size < 16_000_000
 
 
 @pytest.mark.parametrize(
