@@ -1168,3 +1168,24 @@ def test_held_out_blind157_to_164_fresh_on_the_final_engine() -> None:
                            ("blind160", 0.923), ("blind161", 0.963), ("blind162", 0.943),
                            ("blind163", 0.933), ("blind164", 0.94)]:
         _assert_held_out(name, 300, measured)
+
+
+def test_round_11_classes() -> None:
+    """Round 11's classes, in words of their own (not the batches' texts): a danger told
+    inside an enquiry, a dangerous snake among people, a swindler asking for more now, a
+    shared location and a plea, a hole still open — all the command centre's; a question
+    about how a past rescue ended — 12345's, unless the caller's own is in the water now;
+    where a rule comes from is no lost-person cry; contempt is no fit."""
+    _assert_routes({
+        "我想问问领养孩子的手续……我已经把煤气打开了": "command-centre",
+        "小区花坛里有一条眼镜蛇，小孩在旁边玩": "command-centre",
+        "对方说是网贷客服，我已经借了一万，他还让我再借": "command-centre",
+        "[位置] 救我": "command-centre",
+        "井盖丢了好几天，到现在还没盖，想投诉": "command-centre",
+        "上回那个被浪卷走的游客后来救上来没有？": "12345",
+        "前天新闻里那条翻了的渔船，船员后来都救上来了吗": "12345",
+        "我儿子掉海里了，救上来了吗": "maritime-sar",
+        "这是哪里的规定，摆摊还要交钱？": "12345",
+    })
+    assert ENGINE.classify(AlertFacts(text="刚才我问个路，服务台的人都翻白眼")).rule \
+        != "emergency.medical"
