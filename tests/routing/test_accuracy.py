@@ -1172,6 +1172,20 @@ def test_held_out_blind157_to_164_fresh_on_the_final_engine() -> None:
         _assert_held_out(name, 300, measured)
 
 
+def test_held_out_blind165_to_172_fresh_on_round_12() -> None:
+    """`holdout/blind165`-`172` (300 each, written blind on 2026-11-24 against round 12's
+    engine, `5894b70` — heavy rain and landslides, old people living alone, building
+    sites, summer by the sea, fraud and money, family life, people who work at night,
+    the fishing village on shore; never trained on): on arrival 96.67, 97.67, 95.67,
+    96.0, 97.33, 97.33, 97.67, 95.0 % (**96.67 %**), no emergency to 12345. Round 10e's
+    engine (`feacc44`) scores the same files 96.33 %, none to 12345. The floors are the
+    arrival figures; a file whose misses are read says so here."""
+    for name, measured in [("blind165", 0.966), ("blind166", 0.976), ("blind167", 0.956),
+                           ("blind168", 0.96), ("blind169", 0.973), ("blind170", 0.973),
+                           ("blind171", 0.976), ("blind172", 0.95)]:
+        _assert_held_out(name, 300, measured)
+
+
 def test_round_11_classes() -> None:
     """Round 11's classes, in words of their own (not the batches' texts): a danger told
     inside an enquiry, a dangerous snake among people, a swindler asking for more now, a
