@@ -128,6 +128,7 @@ class _Defuse:
     any: frozenset[int]
     groups: tuple[frozenset[int], ...]
     none: frozenset[int]
+    acute: bool = False
 
     def holds(self, hits: dict[int, int]) -> bool:
         if self.any and self.any.isdisjoint(hits):
@@ -217,9 +218,11 @@ class RuleEngine:
                 self._ids(d.id, d.any),
                 tuple(self._ids(d.id, g) for g in d.groups()),
                 self._ids(d.id, d.none),
+                d.acute,
             )
             for d in ruleset.defuse
         ]
+        self._acute_defuse = [d for d in self._defuse if d.acute]
         # Mask phrases: an occurrence of another phrase inside one of theirs is ignored.
         self._masks = self._ids("masks", list(ruleset.masks))
         # Negated emergency phrases (没受伤) are masked too; "有没有受伤" (a question) is not.
@@ -640,7 +643,7 @@ class RuleEngine:
             hotline >= need  # most alerts stop here: the danger checks cost more
             and not (short and rule != "default")
             and not rule.startswith("safety.")  # a safety veto's decision
-            and not self.present_danger(text)
+            and not self.present_danger(text, hits)
             and (
                 (hotline >= arbiter.hotline_over_danger and not short)
                 or not self.danger_words(text, hits)
@@ -677,10 +680,12 @@ class RuleEngine:
         says so) or when the danger veto is off."""
         found = self._danger_found(normalised_text)
         if found and self._danger_defused and self._defuse:
-            if self.defused_by(self.hits(normalised_text) if hits is None else hits):
+            if hits is None:
+                hits = self.hits(normalised_text)
+            if self.defused_by(hits):
                 # a defuse context stands down only dangers that may be past; an acute
                 # one, or one told after a present marker, is happening now
-                return self.present_danger(normalised_text)
+                return self.present_danger(normalised_text, hits)
         return found
 
     def _danger_found(self, normalised_text: str, start_at: int = 0) -> list[str]:
@@ -716,10 +721,18 @@ class RuleEngine:
             return []
         return [w for w in self._danger_found(normalised_text) if w in self._acute]
 
-    def present_danger(self, normalised_text: str) -> list[str]:
-        """What no defuse context stands down: the acute words, and every danger word
-        told after a present marker (去年投诉过漏水，现在天花板掉下来了)."""
+    def present_danger(
+        self, normalised_text: str, hits: dict[int, int] | None = None
+    ) -> list[str]:
+        """What the defuse contexts do not stand down: the acute words (but in a context
+        marked `acute`, a question about how a rescue seen days ago ended), and every
+        danger word told after a present marker (去年投诉过漏水，现在天花板掉下来了).
+        `hits`: the text's phrase hits, when already known."""
         found = self.acute_now(normalised_text)
+        if found and self._acute_defuse:
+            hits = self.hits(normalised_text) if hits is None else hits
+            if any(d.holds(hits) for d in self._acute_defuse):
+                found = []
         start = self._present_from(normalised_text) if self._present else None
         if start is not None:
             found += [w for w in self._danger_found(normalised_text, start) if w not in found]
@@ -827,7 +840,8 @@ class RuleEngine:
                 continue
             if k.defusable:
                 if defused is None:
-                    defused = self.defused_by(hits) is not None and not self.present_danger(text)
+                    defused = (self.defused_by(hits) is not None
+                               and not self.present_danger(text, hits))
                 if defused:
                     continue
             rank = k.rank

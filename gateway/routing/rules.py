@@ -18,7 +18,8 @@ explicit in the file and each checked at load:
   nothing acute now) in which the emergency rules stand down, so that the 12345 rules —
   with their own danger back-offs — or the default decide. A defuse must list what
   cancels it (`none`, at least one phrase): a past event with any present danger hint
-  is not defused.
+  is not defused. Acute words (`danger_veto.acute`) stand down only in a context marked
+  `acute: true` — a question about how a rescue seen days ago ended.
 """
 
 from __future__ import annotations
@@ -147,6 +148,9 @@ class Defuse(_Strict):
     any: PhraseList = Field(default_factory=list)
     all: list[PhraseList | str] = Field(default_factory=list)
     none: PhraseList = Field(min_length=1)
+    # The acute words stand down too: a story that is over told with one (上回那个从桥上
+    # 跳下去的人后来救上来没有). A danger word told after a present marker still counts.
+    acute: bool = False
 
     @model_validator(mode="after")
     def _positive(self) -> Defuse:

@@ -1179,7 +1179,10 @@ def test_held_out_blind165_to_172_fresh_on_round_12() -> None:
     the fishing village on shore; never trained on): on arrival 96.67, 97.67, 95.67,
     96.0, 97.33, 97.33, 97.67, 95.0 % (**96.67 %**), no emergency to 12345. Round 10e's
     engine (`feacc44`) scores the same files 96.33 %, none to 12345. The floors are the
-    arrival figures; a file whose misses are read says so here."""
+    arrival figures. Round 13 read the misses of the even half (blind166-172) and changed
+    rules for a few classes (`test_round_13_classes`; the four: 97.67 -> 98.0, 96.0,
+    97.33 -> 97.67, 95.0 -> 95.33 %); the odd half (165-171) is unread: 96.83 % on
+    arrival, 97.0 % on round 13. None of the eight is trained on."""
     for name, measured in [("blind165", 0.966), ("blind166", 0.976), ("blind167", 0.956),
                            ("blind168", 0.96), ("blind169", 0.973), ("blind170", 0.973),
                            ("blind171", 0.976), ("blind172", 0.95)]:
@@ -1210,3 +1213,26 @@ def test_round_11_classes() -> None:
     })
     assert ENGINE.classify(AlertFacts(text="刚才我问个路，服务台的人都翻白眼")).rule \
         != "emergency.medical"
+
+
+def test_round_13_classes() -> None:
+    """Round 13's classes (the even half of blind165-172 read), in words of their own: how
+    a jump seen days ago ended is 12345's even with its acute word (every labelled text in
+    that context is), unless it is the caller's own or still going on; hit by an e-bike is
+    no electric shock; sewage spreading and a fire worried about "some day" are 12345's;
+    shells gathered on an island's shore are at sea; foam at the mouth is acute."""
+    _assert_routes({
+        "前几天从大桥上跳下去的那个人，后来救上来了没有？": "12345",
+        "我儿子前天从桥上跳下去了，现在还没找到，你们快帮忙找": "command-centre",
+        "上回从桥上跳下去的那个是我弟弟，后来找到了吗": "command-centre",
+        "人行道全被电瓶车停满了，推婴儿车都过不去": "12345",
+        "我被电动车撞了，腿在流血，骑车的跑了": "command-centre",
+        "后巷下水道堵了，污水漫到店门口，臭得要命": "12345",
+        "楼道里堆满了杂物，我担心哪天着火了跑不出去": "12345",
+        "我妈在岛的岸边捡海螺，被浪卷走了，看不见人了": "maritime-sar",
+        "他喝多了倒在路边，嘴里吐白沫": "command-centre",
+    })
+    text = normalise("上次那个从桥上跳下去的人后来救上来没有")
+    assert ENGINE.present_danger(text) == []  # the outcome enquiry stands 跳下去 down
+    now = normalise("上次那个从桥上跳下去的人后来救上来没有，现在又有人要跳下去了")
+    assert ENGINE.present_danger(now)  # a danger told after a present marker still counts
