@@ -1189,6 +1189,19 @@ def test_held_out_blind165_to_172_fresh_on_round_12() -> None:
         _assert_held_out(name, 300, measured)
 
 
+def test_held_out_blind173_to_180_fresh_on_round_13() -> None:
+    """`holdout/blind173`-`180` (300 each, written blind on 2026-11-24 against round 13's
+    engine, `b314fc6` — schools and children, hospitals and health, roads and driving,
+    tourists on the islands, old residential compounds, the port and shipping, small
+    businesses, a typhoon night; never trained on): on arrival 97.33, 96.33, 96.0, 96.0,
+    95.33, 98.33, 97.67, 98.33 % (**96.92 %**), no emergency to 12345. Round 12's engine
+    (`5894b70`) scores the same files 96.88 %, none to 12345. The floors are the arrival
+    figures; a file whose misses are read says so here."""
+    for name, measured in [("blind173", 0.973), ("blind174", 0.963), ("blind175", 0.96),
+                           ("blind176", 0.96), ("blind177", 0.953), ("blind178", 0.983),
+                           ("blind179", 0.976), ("blind180", 0.983)]:
+        _assert_held_out(name, 300, measured)
+
 def test_round_11_classes() -> None:
     """Round 11's classes, in words of their own (not the batches' texts): a danger told
     inside an enquiry, a dangerous snake among people, a swindler asking for more now, a
