@@ -1196,7 +1196,9 @@ def test_held_out_blind173_to_180_fresh_on_round_13() -> None:
     businesses, a typhoon night; never trained on): on arrival 97.33, 96.33, 96.0, 96.0,
     95.33, 98.33, 97.67, 98.33 % (**96.92 %**), no emergency to 12345. Round 12's engine
     (`5894b70`) scores the same files 96.88 %, none to 12345. The floors are the arrival
-    figures; a file whose misses are read says so here."""
+    figures. Round 14 read the misses of the even half (blind174-180) and changed rules
+    for a few classes (`test_round_14_classes`; 174: 96.33 -> 97.67, 178: 98.33 -> 98.67 %);
+    the odd half (173-179) is unread: 96.58 %. None of the eight is trained on."""
     for name, measured in [("blind173", 0.973), ("blind174", 0.963), ("blind175", 0.96),
                            ("blind176", 0.96), ("blind177", 0.953), ("blind178", 0.983),
                            ("blind179", 0.976), ("blind180", 0.983)]:
@@ -1249,3 +1251,21 @@ def test_round_13_classes() -> None:
     assert ENGINE.present_danger(text) == []  # the outcome enquiry stands 跳下去 down
     now = normalise("上次那个从桥上跳下去的人后来救上来没有，现在又有人要跳下去了")
     assert ENGINE.present_danger(now)  # a danger told after a present marker still counts
+
+
+def test_round_14_classes() -> None:
+    """Round 14's classes (the even half of blind173-180 read), in words of their own:
+    praise for help already given and a swindle turned down are 12345's — not with a
+    second matter now, nor while the swindler is still at it; waters breaking is labour
+    ashore even by a ferry; surgery and stuck paperwork are no danger."""
+    _assert_routes({
+        "想表扬一下社区医院的护士，上个月我爸在家摔了，她每天上门换药": "12345",
+        "我想表扬一下网格员，另外楼下有人拿着刀在追人": "command-centre",
+        "有人自称公安局让我转钱到安全账户，我没理他，挂了，这个号码怎么举报": "12345",
+        "有人自称公安让我转账，我没转，他现在开着视频不让我挂": "command-centre",
+        "我们刚下渡轮，我媳妇羊水破了": "command-centre",
+        "给我做手术的主刀医生态度很差，想投诉": "12345",
+        "孩子落户口卡住了，派出所说要出生证明原件": "12345",
+    })
+    praise = normalise("想表扬一下社区医院的护士，上个月我爸在家摔了，她每天上门换药")
+    assert LAYER.defused_by(LAYER.hits(praise)) == "praise"
