@@ -1204,6 +1204,19 @@ def test_held_out_blind173_to_180_fresh_on_round_13() -> None:
                            ("blind179", 0.976), ("blind180", 0.983)]:
         _assert_held_out(name, 300, measured)
 
+def test_held_out_blind181_to_188_fresh_on_round_14() -> None:
+    """`holdout/blind181`-`188` (300 each, written blind on 2026-11-24 against round 14's
+    engine, `610e915` — a university town, villages away from the sea, festivals and
+    crowds, public utilities, animals, old people and technology, fishing crews and
+    seafarers' families, a midsummer heatwave; never trained on, none read): on arrival
+    98.33, 96.67, 97.33, 97.33, 95.0, 99.67, 95.0, 97.67 % (**97.12 %**), no emergency
+    to 12345. Rounds 12 and 13's engines score them the same 97.12 %: the rules changed
+    since touch none of these texts. The floors are the arrival figures."""
+    for name, measured in [("blind181", 0.983), ("blind182", 0.966), ("blind183", 0.973),
+                           ("blind184", 0.973), ("blind185", 0.95), ("blind186", 0.996),
+                           ("blind187", 0.95), ("blind188", 0.976)]:
+        _assert_held_out(name, 300, measured)
+
 def test_round_11_classes() -> None:
     """Round 11's classes, in words of their own (not the batches' texts): a danger told
     inside an enquiry, a dangerous snake among people, a swindler asking for more now, a
