@@ -1211,7 +1211,10 @@ def test_held_out_blind181_to_188_fresh_on_round_14() -> None:
     seafarers' families, a midsummer heatwave; never trained on, none read): on arrival
     98.33, 96.67, 97.33, 97.33, 95.0, 99.67, 95.0, 97.67 % (**97.12 %**), no emergency
     to 12345. Rounds 12 and 13's engines score them the same 97.12 %: the rules changed
-    since touch none of these texts. The floors are the arrival figures."""
+    since touch none of these texts. The floors are the arrival figures. Round 15 read
+    the misses of the even half (blind182-188) and changed rules for a few classes
+    (`test_round_15_classes`; 182: 96.67 -> 97.33, 184: 97.33 -> 98.0 %); the odd half
+    (181-187) is unread: 96.42 %. None of the eight is trained on."""
     for name, measured in [("blind181", 0.983), ("blind182", 0.966), ("blind183", 0.973),
                            ("blind184", 0.973), ("blind185", 0.95), ("blind186", 0.996),
                            ("blind187", 0.95), ("blind188", 0.976)]:
@@ -1282,3 +1285,16 @@ def test_round_14_classes() -> None:
     })
     praise = normalise("想表扬一下社区医院的护士，上个月我爸在家摔了，她每天上门换药")
     assert LAYER.defused_by(LAYER.hits(praise)) == "praise"
+
+
+def test_round_15_classes() -> None:
+    """Round 15's classes (the even half of blind181-188 read), in words of their own:
+    someone who has jumped and struggles in the sea, and someone washed off a sea wall,
+    are maritime SAR's; a door-to-door swindle turned away is 12345's; "when will the
+    power come back, after all" is no electric shock."""
+    _assert_routes({
+        "一个女的从大桥上跳下来了，掉在海里，在水里挣扎": "maritime-sar",
+        "海塘上有个钓鱼的被大浪打下去了，快来": "maritime-sar",
+        "有人冒充燃气公司上门卖报警器，我没买，提醒一下别的老人": "12345",
+        "我们这条街停电一天了还没来电，到底什么时候修好": "12345",
+    })
