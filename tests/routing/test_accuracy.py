@@ -1220,6 +1220,19 @@ def test_held_out_blind181_to_188_fresh_on_round_14() -> None:
                            ("blind187", 0.95), ("blind188", 0.976)]:
         _assert_held_out(name, 300, measured)
 
+def test_held_out_blind189_to_196_fresh_on_round_15() -> None:
+    """`holdout/blind189`-`196` (300 each, written blind on 2026-11-24 against round 15's
+    engine, `2e43f55` — new districts and housing, the night-time economy, outdoor leisure
+    inland, people with disabilities and their carers, delivery riders, the islands'
+    winter, women's safety, fish and seaweed farms; never trained on, none read): on
+    arrival 99.67, 97.33, 95.0, 99.33, 96.0, 97.67, 98.0, 91.0 % (**96.75 %**), no
+    emergency to 12345. Round 12's engine (`5894b70`) scores them 96.71 %, round 14's
+    96.75 %. The floors are the arrival figures."""
+    for name, measured in [("blind189", 0.996), ("blind190", 0.973), ("blind191", 0.95),
+                           ("blind192", 0.993), ("blind193", 0.96), ("blind194", 0.976),
+                           ("blind195", 0.98), ("blind196", 0.91)]:
+        _assert_held_out(name, 300, measured)
+
 def test_round_11_classes() -> None:
     """Round 11's classes, in words of their own (not the batches' texts): a danger told
     inside an enquiry, a dangerous snake among people, a swindler asking for more now, a
