@@ -1227,7 +1227,9 @@ def test_held_out_blind189_to_196_fresh_on_round_15() -> None:
     winter, women's safety, fish and seaweed farms; never trained on, none read): on
     arrival 99.67, 97.33, 95.0, 99.33, 96.0, 97.67, 98.0, 91.0 % (**96.75 %**), no
     emergency to 12345. Round 12's engine (`5894b70`) scores them 96.71 %, round 14's
-    96.75 %. The floors are the arrival figures."""
+    96.75 %. The floors are the arrival figures. Round 16 read the misses of the even
+    half (blind190-196; 194: 97.67 -> 98.0, 196: 91.0 -> 91.33 %); the odd half
+    (189-195) is unread: 97.17 %. None of the eight is trained on."""
     for name, measured in [("blind189", 0.996), ("blind190", 0.973), ("blind191", 0.95),
                            ("blind192", 0.993), ("blind193", 0.96), ("blind194", 0.976),
                            ("blind195", 0.98), ("blind196", 0.91)]:
@@ -1311,3 +1313,16 @@ def test_round_15_classes() -> None:
         "有人冒充燃气公司上门卖报警器，我没买，提醒一下别的老人": "12345",
         "我们这条街停电一天了还没来电，到底什么时候修好": "12345",
     })
+
+
+def test_round_16_classes() -> None:
+    """Round 16's classes (the even half of blind189-196 read): "was he found?" about a
+    jump seen days ago is an outcome enquiry; a swell said mildly still names the sea."""
+    _assert_routes({
+        "昨天从桥上跳下去的那个人找到了没有？我路过看到的": "12345",
+        "今天浪有点大，我朋友游出去一百米就不对劲了，在水里挣扎": "maritime-sar",
+    })
+    # the context holds whatever the past marker; the decision then passes the model's
+    # veto (上礼拜 … P 0.66 < 0.7 goes to a human: the safe way)
+    asked = normalise("上礼拜从大桥上跳下去的那个人找到了没有？")
+    assert LAYER.defused_by(LAYER.hits(asked)) == "outcome-enquiry"
