@@ -1235,6 +1235,19 @@ def test_held_out_blind189_to_196_fresh_on_round_15() -> None:
                            ("blind195", 0.98), ("blind196", 0.91)]:
         _assert_held_out(name, 300, measured)
 
+def test_held_out_blind197_to_204_fresh_on_round_16() -> None:
+    """`holdout/blind197`-`204` (300 each, written blind on 2026-11-24 against round 16's
+    engine, `78df2b6` — markets and shopping, migrants and newcomers, the coast at night,
+    government services and paperwork, children outdoors, industrial parks, ferries and
+    island transport, religion, funerals and traditions; never trained on, none read):
+    on arrival 97.33, 97.33, 96.33, 98.67, 95.33, 96.67, 94.67, 97.33 % (**96.71 %**), no
+    emergency to 12345. Round 12's engine scores them 96.62 %, round 15's 96.67 %. The
+    floors are the arrival figures."""
+    for name, measured in [("blind197", 0.973), ("blind198", 0.973), ("blind199", 0.963),
+                           ("blind200", 0.986), ("blind201", 0.953), ("blind202", 0.966),
+                           ("blind203", 0.946), ("blind204", 0.973)]:
+        _assert_held_out(name, 300, measured)
+
 def test_round_11_classes() -> None:
     """Round 11's classes, in words of their own (not the batches' texts): a danger told
     inside an enquiry, a dangerous snake among people, a swindler asking for more now, a
