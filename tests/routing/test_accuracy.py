@@ -1248,6 +1248,19 @@ def test_held_out_blind197_to_204_fresh_on_round_16() -> None:
                            ("blind203", 0.946), ("blind204", 0.973)]:
         _assert_held_out(name, 300, measured)
 
+def test_held_out_blind205_to_212_fresh_on_round_17() -> None:
+    """`holdout/blind205`-`212` (300 each, written blind on 2026-11-24 against round 17's
+    engine, `c596965` — a rainy Monday morning, the emergency department and around it,
+    small islands, online life, sports and games, food and restaurants, neighbours who
+    call for others, work at sea and on the coast; never trained on, none read): on
+    arrival 97.33, 97.0, 96.67, 97.0, 95.0, 95.67, 96.0, 95.67 % (**96.29 %**), no
+    emergency to 12345. Round 12's engine scores them 96.08 %, round 16's 96.17 %. The
+    floors are the arrival figures."""
+    for name, measured in [("blind205", 0.973), ("blind206", 0.97), ("blind207", 0.966),
+                           ("blind208", 0.97), ("blind209", 0.95), ("blind210", 0.956),
+                           ("blind211", 0.96), ("blind212", 0.956)]:
+        _assert_held_out(name, 300, measured)
+
 def test_round_11_classes() -> None:
     """Round 11's classes, in words of their own (not the batches' texts): a danger told
     inside an enquiry, a dangerous snake among people, a swindler asking for more now, a
