@@ -1242,7 +1242,9 @@ def test_held_out_blind197_to_204_fresh_on_round_16() -> None:
     island transport, religion, funerals and traditions; never trained on, none read):
     on arrival 97.33, 97.33, 96.33, 98.67, 95.33, 96.67, 94.67, 97.33 % (**96.71 %**), no
     emergency to 12345. Round 12's engine scores them 96.62 %, round 15's 96.67 %. The
-    floors are the arrival figures."""
+    floors are the arrival figures. Round 18 read the misses of the even half
+    (blind198-204); with round 17's bar the group is at 96.88 %. The odd half (197-203) is
+    unread (96.0 %). None of the eight is trained on."""
     for name, measured in [("blind197", 0.973), ("blind198", 0.973), ("blind199", 0.963),
                            ("blind200", 0.986), ("blind201", 0.953), ("blind202", 0.966),
                            ("blind203", 0.946), ("blind204", 0.973)]:
@@ -1352,3 +1354,17 @@ def test_round_16_classes() -> None:
     # veto (上礼拜 … P 0.66 < 0.7 goes to a human: the safe way)
     asked = normalise("上礼拜从大桥上跳下去的那个人找到了没有？")
     assert LAYER.defused_by(LAYER.hits(asked)) == "outcome-enquiry"
+
+
+def test_round_18_classes() -> None:
+    """Round 18's classes (the even half of blind197-204 read): "what was it" about an
+    event days ago is an outcome enquiry, unless it has gone on since; a promised call
+    back is no electric shock; a reversing forklift's beeping is no device ticking."""
+    _assert_routes({
+        "前天晚上码头那边的大火是怎么回事？听说烧了好几个仓库": "12345",
+        "客服说会回电，到现在也没人回，我要投诉": "12345",
+    })
+    since = normalise("从昨天开始楼道里一直有股煤气味，是怎么回事")
+    assert LAYER.defused_by(LAYER.hits(since)) != "outcome-enquiry"
+    beeping = ENGINE.classify(AlertFacts(text="半夜物流园叉车倒车一直滴滴响，吵得睡不着"))
+    assert beeping.rule != "emergency.ticking"
