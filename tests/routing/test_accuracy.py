@@ -1263,6 +1263,19 @@ def test_held_out_blind205_to_212_fresh_on_round_17() -> None:
                            ("blind211", 0.96), ("blind212", 0.956)]:
         _assert_held_out(name, 300, measured)
 
+def test_held_out_blind213_to_220_fresh_on_round_18() -> None:
+    """`holdout/blind213`-`220` (300 each, written blind on 2026-11-24 against round 18's
+    engine, `f531bb4` — a Saturday in a coastal town, public security and order, a
+    chemical and energy zone by the sea, care for the sick at home, the weather turning,
+    apartment towers, the fishing moratorium and its end, young people and work; never
+    trained on, none read): on arrival 96.67, 97.0, 96.0, 98.0, 97.67, 96.33, 94.67,
+    98.33 % (**96.83 %**), no emergency to 12345. Round 12's engine scores them 96.75 %,
+    round 17's 96.83 %. The floors are the arrival figures."""
+    for name, measured in [("blind213", 0.966), ("blind214", 0.97), ("blind215", 0.96),
+                           ("blind216", 0.98), ("blind217", 0.976), ("blind218", 0.963),
+                           ("blind219", 0.946), ("blind220", 0.983)]:
+        _assert_held_out(name, 300, measured)
+
 def test_round_11_classes() -> None:
     """Round 11's classes, in words of their own (not the batches' texts): a danger told
     inside an enquiry, a dangerous snake among people, a swindler asking for more now, a
