@@ -1257,7 +1257,9 @@ def test_held_out_blind205_to_212_fresh_on_round_17() -> None:
     call for others, work at sea and on the coast; never trained on, none read): on
     arrival 97.33, 97.0, 96.67, 97.0, 95.0, 95.67, 96.0, 95.67 % (**96.29 %**), no
     emergency to 12345. Round 12's engine scores them 96.08 %, round 16's 96.17 %. The
-    floors are the arrival figures."""
+    floors are the arrival figures. Round 19 read the misses of the even half
+    (blind206-212; none of them changed); the odd half (205-211) is unread. None of the
+    eight is trained on."""
     for name, measured in [("blind205", 0.973), ("blind206", 0.97), ("blind207", 0.966),
                            ("blind208", 0.97), ("blind209", 0.95), ("blind210", 0.956),
                            ("blind211", 0.96), ("blind212", 0.956)]:
@@ -1270,7 +1272,9 @@ def test_held_out_blind213_to_220_fresh_on_round_18() -> None:
     apartment towers, the fishing moratorium and its end, young people and work; never
     trained on, none read): on arrival 96.67, 97.0, 96.0, 98.0, 97.67, 96.33, 94.67,
     98.33 % (**96.83 %**), no emergency to 12345. Round 12's engine scores them 96.75 %,
-    round 17's 96.83 %. The floors are the arrival figures."""
+    round 17's 96.83 %. The floors are the arrival figures. Round 19 read the misses of
+    the even half (blind214-220; 216: 98.0 -> 98.33, 218: 96.33 -> 97.0, 220: 98.33 ->
+    98.67 %); the odd half (213-219) is unread. None of the eight is trained on."""
     for name, measured in [("blind213", 0.966), ("blind214", 0.97), ("blind215", 0.96),
                            ("blind216", 0.98), ("blind217", 0.976), ("blind218", 0.963),
                            ("blind219", 0.946), ("blind220", 0.983)]:
@@ -1381,3 +1385,15 @@ def test_round_18_classes() -> None:
     assert LAYER.defused_by(LAYER.hits(since)) != "outcome-enquiry"
     beeping = ENGINE.classify(AlertFacts(text="半夜物流园叉车倒车一直滴滴响，吵得睡不着"))
     assert beeping.rule != "emergency.ticking"
+
+
+def test_round_19_classes() -> None:
+    """Round 19's classes (the even halves of blind205-220 read): a card that does or does
+    not work somewhere, a firm about to close and a smoke alarm's flat battery are 12345's;
+    someone who went into the sea to swim and is not back is maritime SAR's."""
+    _assert_routes({
+        "我的社保卡在外地医院能不能直接结算？": "12345",
+        "老板说厂子快倒闭了，拖欠的工资怎么要": "12345",
+        "走廊的烟感报警器一直滴滴响，应该是没电了，物业不来换": "12345",
+        "我朋友下海游泳半个钟头了还没上来，海面上看不到人": "maritime-sar",
+    })
