@@ -1280,6 +1280,19 @@ def test_held_out_blind213_to_220_fresh_on_round_18() -> None:
                            ("blind219", 0.946), ("blind220", 0.983)]:
         _assert_held_out(name, 300, measured)
 
+def test_held_out_blind221_to_228_fresh_on_round_19() -> None:
+    """`holdout/blind221`-`228` (300 each, written blind on 2026-11-24 against round 19's
+    engine, `0e05e85` — late autumn on the islands, bus and taxi drivers, hotels and
+    homestays, a primary school and its parents, people in debt, the harbour seen from the
+    shore, an old town's renovation, rambling calls; never trained on, none read): on
+    arrival 97.67, 98.33, 97.0, 97.0, 96.0, 94.0, 97.67, 96.67 % (**96.79 %**), no
+    emergency to 12345. Round 12's engine scores them 96.54 %, round 18's 96.79 %. The
+    floors are the arrival figures."""
+    for name, measured in [("blind221", 0.976), ("blind222", 0.983), ("blind223", 0.97),
+                           ("blind224", 0.97), ("blind225", 0.96), ("blind226", 0.94),
+                           ("blind227", 0.976), ("blind228", 0.966)]:
+        _assert_held_out(name, 300, measured)
+
 def test_round_11_classes() -> None:
     """Round 11's classes, in words of their own (not the batches' texts): a danger told
     inside an enquiry, a dangerous snake among people, a swindler asking for more now, a
