@@ -299,3 +299,16 @@ def test_a_shared_location_alone_goes_to_a_human(label: str) -> None:
         location=Location(address=label, lat=28.45, lon=119.92),
     )
     assert engine.classify_alert(said).destination is Destination.HOTLINE_12345
+
+
+def test_defuse_acute_flag_must_be_a_boolean() -> None:
+    """`acute` (round 13) lets a context stand acute words down: a typo there must not
+    load as "on" — the file is refused, naming the line and the field."""
+    text = DEFAULT_RULES_FILE.read_text(encoding="utf-8")
+    assert "    acute: true\n" in text
+    bad = text.replace("    acute: true\n", "    acute: maybe\n", 1)
+    line = bad[: bad.index("    acute: maybe")].count("\n") + 1
+    with pytest.raises(RulesError) as err:
+        parse_rules(bad, "r.yaml")
+    assert err.value.line == line
+    assert "acute" in str(err.value)
