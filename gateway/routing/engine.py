@@ -13,7 +13,7 @@ import hashlib
 import operator
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache, reduce
 from itertools import repeat
@@ -129,13 +129,23 @@ class _Defuse:
     groups: tuple[frozenset[int], ...]
     none: frozenset[int]
     acute: bool = False
+    # `leads`: phrase id → length of the first group's phrases and of the danger words;
+    # the first group must start before every danger word (empty: no order required)
+    lead: dict[int, int] = field(default_factory=dict)
+    after: dict[int, int] = field(default_factory=dict)
 
     def holds(self, hits: dict[int, int]) -> bool:
         if self.any and self.any.isdisjoint(hits):
             return False
         if any(g.isdisjoint(hits) for g in self.groups):
             return False
-        return self.none.isdisjoint(hits)
+        if not self.none.isdisjoint(hits):
+            return False
+        if self.lead:
+            first = min(hits[p] - n for p, n in self.lead.items() if p in hits)
+            after = self.after
+            return not any(p in after and end - after[p] < first for p, end in hits.items())
+        return True
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,6 +229,7 @@ class RuleEngine:
                 tuple(self._ids(d.id, g) for g in d.groups()),
                 self._ids(d.id, d.none),
                 d.acute,
+                *(self._leading(d.id, d.groups()[0], ruleset) if d.leads else ({}, {})),
             )
             for d in ruleset.defuse
         ]
@@ -445,6 +456,19 @@ class RuleEngine:
                     self._phrases.append(norm)
                 ids.add(pid)
         return frozenset(ids)
+
+    def _leading(
+        self, owner: str, group: list[str], ruleset: RuleSet
+    ) -> tuple[dict[int, int], dict[int, int]]:
+        """For a `leads` context: its first group's phrases and the danger words (both
+        found like any phrase, masks and negations applied), each with its length. With
+        no danger veto there is no danger word to come first: the order holds."""
+        dv = ruleset.danger_veto
+        lead = self._ids(owner, group)
+        words = self._ids("danger_veto", [*dv.words, *dv.acute]) if dv is not None else ()
+        length = len
+        return ({p: length(self._phrases[p]) for p in lead},
+                {p: length(self._phrases[p]) for p in words})
 
     def _compile(self, order: int, rule: Rule) -> _Compiled:
         any_ids = self._ids(rule.id, rule.when.any)

@@ -151,11 +151,17 @@ class Defuse(_Strict):
     # The acute words stand down too: a story that is over told with one (上回那个从桥上
     # 跳下去的人后来救上来没有). A danger word told after a present marker still counts.
     acute: bool = False
+    # Its first `all` group must be said before any danger word (如果看到有人要跳桥，打110
+    # 还是… holds; 我女朋友说要自杀，要是报警打110还是… does not): a hypothetical asked
+    # first, not a danger told and then a question.
+    leads: bool = False
 
     @model_validator(mode="after")
     def _positive(self) -> Defuse:
         if not (self.any or self.all):
             raise ValueError("a defuse needs `any` or `all` phrases")
+        if self.leads and not self.all:
+            raise ValueError("`leads` needs an `all` group to lead")
         for group in self.all:
             if isinstance(group, list) and not group:
                 raise ValueError("an `all` group needs at least one phrase")

@@ -1293,6 +1293,21 @@ def test_held_out_blind221_to_228_fresh_on_round_19() -> None:
                            ("blind227", 0.976), ("blind228", 0.966)]:
         _assert_held_out(name, 300, measured)
 
+
+def test_held_out_blind229_to_236_fresh_on_round_19() -> None:
+    """`holdout/blind229`-`236` (300 each, written blind on 2026-11-24 against round 19's
+    engine, `0e05e85` — a cold snap, the sea-crossing bridges and tunnels, grid workers
+    and property managers reporting for residents, tenants and landlords, a seafood
+    market and fish-processing plants, a marathon and concert weekend, building a bridge
+    and a reclamation site, callers in other cities worried about relatives; never trained
+    on): on arrival 97.0, 95.0, 97.33, 97.67, 96.67, 99.67, 97.0, 98.67 % (**97.38 %**),
+    no emergency to 12345. Round 12's engine scores them 97.04 %, round 18's 97.38 %. The
+    floors are the arrival figures."""
+    for name, measured in [("blind229", 0.97), ("blind230", 0.95), ("blind231", 0.973),
+                           ("blind232", 0.976), ("blind233", 0.966), ("blind234", 0.996),
+                           ("blind235", 0.97), ("blind236", 0.986)]:
+        _assert_held_out(name, 300, measured)
+
 def test_round_11_classes() -> None:
     """Round 11's classes, in words of their own (not the batches' texts): a danger told
     inside an enquiry, a dangerous snake among people, a swindler asking for more now, a
@@ -1410,3 +1425,36 @@ def test_round_19_classes() -> None:
         "走廊的烟感报警器一直滴滴响，应该是没电了，物业不来换": "12345",
         "我朋友下海游泳半个钟头了还没上来，海面上看不到人": "maritime-sar",
     })
+
+
+def test_round_20_classes() -> None:
+    """Round 20's classes (the even half of blind229-236 read): which number one would call
+    IF it happened, asked first, is 12345's even with an acute word — not when the danger
+    is told before the question; a rescue talked down from a bridge, asked about later; a
+    pet lost with words in between; is a visitor genuine; someone who went off a named sea
+    bridge is maritime SAR's, a lorry overturned on it is not; a farm platform a cargo ship
+    hit is the fishery centre's."""
+    _assert_routes({
+        "我想问问，要是在公园看到有人晕倒了，是打120还是110？": "12345",
+        "朋友说要跳楼，要是报警是打110还是119": "command-centre",
+        "我爸晕倒了，如果打120是打120还是110": "command-centre",
+        "上个月桥上那个要跳的姑娘后来劝下来了吗": "12345",
+        "我家的狗上礼拜在菜场那边走丢了，白色的，谁捡到了": "12345",
+        "我们家的狗在菜场门口走丢了，我女儿去找也不见了": "command-centre",
+        "有人敲门说是自来水公司要换水表收三百，是不是骗子？": "12345",
+        "有人敲门说是自来水公司的，现在在我家里翻东西，是不是骗子": "command-centre",
+        "有个老头从西堠门大桥跳下去了": "maritime-sar",
+        "西堠门大桥上一辆货车侧翻了，柴油漏了一地，司机卡在里面": "command-centre",
+        "我们的海参养殖平台被一艘货轮撞歪了，上面还有人": "ocean-fishery",
+    })
+
+
+def test_a_leading_context_holds_only_when_its_lead_comes_first() -> None:
+    """`leads` (round 20): the same which-number question stands an acute word down when
+    the hypothetical is said first, and not when the danger is told first."""
+    asked = normalise("如果看到有人要跳桥，是打110还是打你们")
+    told = normalise("我女朋友发消息说要自杀，要是报警是打110还是打120")
+    assert LAYER.defused_by(LAYER.hits(asked)) == "which-number-enquiry"
+    assert LAYER.danger_words(asked) == []
+    assert LAYER.defused_by(LAYER.hits(told)) != "which-number-enquiry"
+    assert "自杀" in LAYER.danger_words(told)

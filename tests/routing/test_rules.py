@@ -312,3 +312,29 @@ def test_defuse_acute_flag_must_be_a_boolean() -> None:
         parse_rules(bad, "r.yaml")
     assert err.value.line == line
     assert "acute" in str(err.value)
+
+
+def test_defuse_leads_needs_a_group_to_lead() -> None:
+    """`leads` (round 20) orders the context's first `all` group before the danger words:
+    on a context with only `any` there is nothing to lead, so the file is refused, naming
+    the line, and nothing is loaded."""
+    text = DEFAULT_RULES_FILE.read_text(encoding="utf-8")
+    start = text.index("  - id: praise\n")
+    bad = text[:start] + "  - id: praise\n    leads: true\n" + text[start + len("  - id: praise\n"):]
+    line = bad[:start].count("\n") + 1
+    with pytest.raises(RulesError) as err:
+        parse_rules(bad, "r.yaml")
+    assert err.value.line is not None and err.value.line >= line
+    assert "leads" in str(err.value)
+
+
+def test_defuse_leads_must_be_a_boolean() -> None:
+    """A typo in `leads` must not load as "on": refused, naming the line and the field."""
+    text = DEFAULT_RULES_FILE.read_text(encoding="utf-8")
+    assert "    leads: true\n" in text
+    bad = text.replace("    leads: true\n", "    leads: first\n", 1)
+    line = bad[: bad.index("    leads: first")].count("\n") + 1
+    with pytest.raises(RulesError) as err:
+        parse_rules(bad, "r.yaml")
+    assert err.value.line == line
+    assert "leads" in str(err.value)
