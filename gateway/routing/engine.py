@@ -129,23 +129,21 @@ class _Defuse:
     groups: tuple[frozenset[int], ...]
     none: frozenset[int]
     acute: bool = False
-    # `leads`: phrase id → length of the first group's phrases and of the danger words;
-    # the first group must start before every danger word (empty: no order required)
+    # `leads`: phrase id → length of the first group's phrases, which must start before
+    # every danger word (empty: no order; see `RuleEngine._holds`)
     lead: dict[int, int] = field(default_factory=dict)
-    after: dict[int, int] = field(default_factory=dict)
 
     def holds(self, hits: dict[int, int]) -> bool:
+        """Whether its phrase conditions hold (the order of a `leads` context aside)."""
         if self.any and self.any.isdisjoint(hits):
             return False
         if any(g.isdisjoint(hits) for g in self.groups):
             return False
-        if not self.none.isdisjoint(hits):
-            return False
-        if self.lead:
-            first = min(hits[p] - n for p, n in self.lead.items() if p in hits)
-            after = self.after
-            return not any(p in after and end - after[p] < first for p, end in hits.items())
-        return True
+        return self.none.isdisjoint(hits)
+
+    def lead_start(self, hits: dict[int, int]) -> int:
+        """Where its first group's earliest phrase starts (it holds: one occurred)."""
+        return min(hits[p] - n + 1 for p, n in self.lead.items() if p in hits)
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,7 +227,7 @@ class RuleEngine:
                 tuple(self._ids(d.id, g) for g in d.groups()),
                 self._ids(d.id, d.none),
                 d.acute,
-                *(self._leading(d.id, d.groups()[0], ruleset) if d.leads else ({}, {})),
+                self._lengths_of(d.id, d.groups()[0]) if d.leads else {},
             )
             for d in ruleset.defuse
         ]
@@ -457,18 +455,9 @@ class RuleEngine:
                 ids.add(pid)
         return frozenset(ids)
 
-    def _leading(
-        self, owner: str, group: list[str], ruleset: RuleSet
-    ) -> tuple[dict[int, int], dict[int, int]]:
-        """For a `leads` context: its first group's phrases and the danger words (both
-        found like any phrase, masks and negations applied), each with its length. With
-        no danger veto there is no danger word to come first: the order holds."""
-        dv = ruleset.danger_veto
-        lead = self._ids(owner, group)
-        words = self._ids("danger_veto", [*dv.words, *dv.acute]) if dv is not None else ()
-        length = len
-        return ({p: length(self._phrases[p]) for p in lead},
-                {p: length(self._phrases[p]) for p in words})
+    def _lengths_of(self, owner: str, phrases: list[str]) -> dict[int, int]:
+        """Phrase id → length, for a `leads` context's first group."""
+        return {p: len(self._phrases[p]) for p in self._ids(owner, phrases)}
 
     def _compile(self, order: int, rule: Rule) -> _Compiled:
         any_ids = self._ids(rule.id, rule.when.any)
@@ -534,16 +523,30 @@ class RuleEngine:
                 found[pid] = end
         return found
 
-    def defused_by(self, hits: dict[int, int]) -> str | None:
+    def defused_by(self, hits: dict[int, int], text: str | None = None) -> str | None:
         """The id of the first defuse context that holds (emergency rules stand down).
-        Only contexts whose gate phrase occurred can hold, so only those are tried."""
+        Only contexts whose gate phrase occurred can hold, so only those are tried.
+        `text` (normalised): a `leads` context holds only with it (see `_holds`)."""
         mask = reduce(operator.or_, map(self._defuse_gate.get, hits, repeat(0)),
                       self._defuse_gateless)
         defuse = self._defuse
         for i in _bits(mask):
-            if defuse[i].holds(hits):
+            if self._holds(defuse[i], hits, text):
                 return defuse[i].id
         return None
+
+    def _holds(self, d: _Defuse, hits: dict[int, int], text: str | None) -> bool:
+        """A context's phrase conditions, and for a `leads` one its order: its first group
+        said before any danger word. The text is scanned for danger words only when all
+        else holds (rare); without the text the order cannot be shown, so it does not hold."""
+        if not d.holds(hits):
+            return False
+        if not d.lead:
+            return True
+        if text is None:
+            return False
+        first = self._first_danger_at(text)
+        return first is None or d.lead_start(hits) < first
 
     def classify(self, facts: AlertFacts) -> RoutingDecision:
         """The routing decision for an alert: the first rule (by priority) that holds;
@@ -706,7 +709,7 @@ class RuleEngine:
         if found and self._danger_defused and self._defuse:
             if hits is None:
                 hits = self.hits(normalised_text)
-            if self.defused_by(hits):
+            if self.defused_by(hits, normalised_text):
                 # a defuse context stands down only dangers that may be past; an acute
                 # one, or one told after a present marker, is happening now
                 return self.present_danger(normalised_text, hits)
@@ -715,6 +718,15 @@ class RuleEngine:
     def _danger_found(self, normalised_text: str, start_at: int = 0) -> list[str]:
         """The danger words in the text outside unless/negation compounds (no defuse),
         those starting at `start_at` or later."""
+        return [word for _, word in self._danger_at(normalised_text, start_at)]
+
+    def _first_danger_at(self, normalised_text: str) -> int | None:
+        """Where the first danger word (outside unless/negation compounds) starts."""
+        found = self._danger_at(normalised_text)
+        return min(start for start, _ in found) if found else None
+
+    def _danger_at(self, normalised_text: str, start_at: int = 0) -> list[tuple[int, str]]:
+        """`_danger_found`'s words, each with where it first starts."""
         automaton = self._danger
         if automaton is None or not normalised_text:
             return []
@@ -728,14 +740,16 @@ class RuleEngine:
                 normalised_text.startswith(a, end - n + 1 - len(a))
                 for a in after if end - n + 1 >= len(a)))
         ]
-        found: list[str] = []
+        found: list[tuple[int, str]] = []
+        seen: set[str] = set()
         for end, (n, kind, word) in occurrences:
-            if kind != 1 or word in found:
+            if kind != 1 or word in seen:
                 continue
             start = end - n + 1
             if start < start_at or any(s <= start and end <= e for s, e in spans):
                 continue
-            found.append(word)
+            seen.add(word)
+            found.append((start, word))
         return found
 
     def acute_now(self, normalised_text: str) -> list[str]:
@@ -755,7 +769,7 @@ class RuleEngine:
         found = self.acute_now(normalised_text)
         if found and self._acute_defuse:
             hits = self.hits(normalised_text) if hits is None else hits
-            if any(d.holds(hits) for d in self._acute_defuse):
+            if any(self._holds(d, hits, normalised_text) for d in self._acute_defuse):
                 found = []
         start = self._present_from(normalised_text) if self._present else None
         if start is not None:
@@ -837,7 +851,7 @@ class RuleEngine:
         only a present danger, and `fallback.none` (救, 刚才, 突然…) is not asked: a story
         of what is over is told with those words (救出来了, 救援很及时)."""
         if not self._fallback_guard.isdisjoint(hits) and not (
-            self._defuse and self.defused_by(hits) is not None
+            self._defuse and self.defused_by(hits, text) is not None
         ):
             return False
         return not self.danger_words(text, hits)
@@ -864,7 +878,7 @@ class RuleEngine:
                 continue
             if k.defusable:
                 if defused is None:
-                    defused = (self.defused_by(hits) is not None
+                    defused = (self.defused_by(hits, text) is not None
                                and not self.present_danger(text, hits))
                 if defused:
                     continue

@@ -1308,6 +1308,22 @@ def test_held_out_blind229_to_236_fresh_on_round_19() -> None:
                            ("blind235", 0.97), ("blind236", 0.986)]:
         _assert_held_out(name, 300, measured)
 
+
+def test_held_out_blind237_to_244_fresh_on_round_20() -> None:
+    """`holdout/blind237`-`244` (300 each, written blind on 2026-11-24 against round 20's
+    engine, `429960c` — a district's power and water cut on a hot evening, volunteers and
+    night patrols, foreigners writing simple Chinese, a school holiday, the main island's
+    hills and reservoirs, street cleaners at dawn, pharmacies and medicines at home,
+    couples and family quarrels; never trained on): on arrival 96.33, 95.67, 96.0, 97.33,
+    96.0, 97.67, 98.33, 95.67 % (**96.62 %**) and **one emergency to 12345** (a hatchery
+    whose power and oxygen stopped, its fry about to die: round 20b's acute stock words
+    send it to the command centre now; rounds 12 and 19 sent it to 12345 too). The
+    floors are the arrival figures; the zero is round 20b's."""
+    for name, measured in [("blind237", 0.963), ("blind238", 0.956), ("blind239", 0.96),
+                           ("blind240", 0.973), ("blind241", 0.96), ("blind242", 0.976),
+                           ("blind243", 0.983), ("blind244", 0.956)]:
+        _assert_held_out(name, 300, measured)
+
 def test_round_11_classes() -> None:
     """Round 11's classes, in words of their own (not the batches' texts): a danger told
     inside an enquiry, a dangerous snake among people, a swindler asking for more now, a
@@ -1447,6 +1463,9 @@ def test_round_20_classes() -> None:
         "西堠门大桥上一辆货车侧翻了，柴油漏了一地，司机卡在里面": "command-centre",
         "我们的海参养殖平台被一艘货轮撞歪了，上面还有人": "ocean-fishery",
     })
+    # round 20b: a hatchery's stock about to die now never goes to 12345
+    got = ENGINE.classify(AlertFacts(text="育苗场停电了，供氧全停，几十万尾鱼苗快死了，能不能派台发电车"))
+    assert got.destination.value != "12345", got
 
 
 def test_a_leading_context_holds_only_when_its_lead_comes_first() -> None:
@@ -1454,7 +1473,9 @@ def test_a_leading_context_holds_only_when_its_lead_comes_first() -> None:
     the hypothetical is said first, and not when the danger is told first."""
     asked = normalise("如果看到有人要跳桥，是打110还是打你们")
     told = normalise("我女朋友发消息说要自杀，要是报警是打110还是打120")
-    assert LAYER.defused_by(LAYER.hits(asked)) == "which-number-enquiry"
+    assert LAYER.defused_by(LAYER.hits(asked), asked) == "which-number-enquiry"
     assert LAYER.danger_words(asked) == []
-    assert LAYER.defused_by(LAYER.hits(told)) != "which-number-enquiry"
+    assert LAYER.defused_by(LAYER.hits(told), told) != "which-number-enquiry"
     assert "自杀" in LAYER.danger_words(told)
+    # without the text its order cannot be shown: it does not hold
+    assert LAYER.defused_by(LAYER.hits(asked)) != "which-number-enquiry"
