@@ -1479,3 +1479,14 @@ def test_a_leading_context_holds_only_when_its_lead_comes_first() -> None:
     assert "自杀" in LAYER.danger_words(told)
     # without the text its order cannot be shown: it does not hold
     assert LAYER.defused_by(LAYER.hits(asked)) != "which-number-enquiry"
+
+
+def test_round_21_classes() -> None:
+    """Round 21's classes (the even half of blind237-244 read): whether something counts
+    as a wrong in law is 12345's, not while it goes on; someone who has gone off a named sea
+    bridge, told after the call, is maritime SAR's."""
+    _assert_routes({
+        "临时工在厂里受伤，这算不算工伤？": "12345",
+        "这算不算诈骗？他现在还让我再转五千": "command-centre",
+        "我弟打电话说他已经从西堠门大桥上跳了，然后就没声音了": "maritime-sar",
+    })
