@@ -1324,6 +1324,20 @@ def test_held_out_blind237_to_244_fresh_on_round_20() -> None:
                            ("blind243", 0.983), ("blind244", 0.956)]:
         _assert_held_out(name, 300, measured)
 
+
+def test_held_out_blind245_to_252_fresh_on_round_20b() -> None:
+    """`holdout/blind245`-`252` (300 each, written blind on 2026-11-24 against round 20b's
+    engine, `8bdc227` — shipyards ashore, a motorway service area, an old people's home,
+    kindergartens and young parents, the beaches out of season, couriers and warehouses,
+    fire-safety inspections, mental illness and families; never trained on): on arrival
+    96.67, 98.67, 97.0, 94.67, 98.33, 98.0, 96.0, 93.67 % (**96.62 %**), no emergency to
+    12345. Round 12's engine scores them 96.38 %, round 19's 96.50 %, round 21's 96.62 %.
+    The floors are the arrival figures."""
+    for name, measured in [("blind245", 0.966), ("blind246", 0.986), ("blind247", 0.97),
+                           ("blind248", 0.946), ("blind249", 0.983), ("blind250", 0.98),
+                           ("blind251", 0.96), ("blind252", 0.936)]:
+        _assert_held_out(name, 300, measured)
+
 def test_round_11_classes() -> None:
     """Round 11's classes, in words of their own (not the batches' texts): a danger told
     inside an enquiry, a dangerous snake among people, a swindler asking for more now, a
