@@ -1504,3 +1504,15 @@ def test_round_21_classes() -> None:
         "这算不算诈骗？他现在还让我再转五千": "command-centre",
         "我弟打电话说他已经从西堠门大桥上跳了，然后就没声音了": "maritime-sar",
     })
+
+
+def test_round_22_classes() -> None:
+    """Round 22's classes (the even half of blind245-252 read): which hospital someone seen
+    rescued was taken to, a which-number question about one's own kin asked ahead, and
+    whether a ferry still runs are 12345's — a ferry question from a boat in trouble is not."""
+    _assert_routes({
+        "前几天码头那个晕倒的老人后来送到哪个医院了？我想去看看": "12345",
+        "我妈有抑郁症，要是以后她想不开，我该打哪个电话？想先存着": "12345",
+        "今天起大雾，去桃花岛的轮渡还开吗": "12345",
+        "我们坐的客船撞到礁石在进水，去桃花岛的轮渡还开吗": "maritime-sar",
+    })
