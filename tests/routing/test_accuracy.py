@@ -1338,6 +1338,20 @@ def test_held_out_blind245_to_252_fresh_on_round_20b() -> None:
                            ("blind251", 0.96), ("blind252", 0.936)]:
         _assert_held_out(name, 300, measured)
 
+
+def test_held_out_blind253_to_260_fresh_on_round_22() -> None:
+    """`holdout/blind253`-`260` (300 each, written blind on 2026-11-24 against round 22's
+    engine, `8b03709` — banquets and funerals in village halls, anglers on rocks and piers,
+    hairdressers and beauty shops, flats being renovated, squares and parks at night, a
+    bank branch and its ATMs, ferry crew and pier staff, teenage gamers and streamers;
+    never trained on, none read): on arrival 97.0, 95.0, 98.0, 97.33, 95.33, 97.0, 98.0,
+    95.33 % (**96.62 %**), no emergency to 12345. Round 12's engine scores them 96.17 %,
+    round 19's 96.54 %. The floors are the arrival figures."""
+    for name, measured in [("blind253", 0.97), ("blind254", 0.95), ("blind255", 0.98),
+                           ("blind256", 0.973), ("blind257", 0.953), ("blind258", 0.97),
+                           ("blind259", 0.98), ("blind260", 0.953)]:
+        _assert_held_out(name, 300, measured)
+
 def test_round_11_classes() -> None:
     """Round 11's classes, in words of their own (not the batches' texts): a danger told
     inside an enquiry, a dangerous snake among people, a swindler asking for more now, a
