@@ -1530,3 +1530,14 @@ def test_round_22_classes() -> None:
         "今天起大雾，去桃花岛的轮渡还开吗": "12345",
         "我们坐的客船撞到礁石在进水，去桃花岛的轮渡还开吗": "maritime-sar",
     })
+
+
+def test_round_23_classes() -> None:
+    """Round 23's classes (the even half of blind253-260 read): whether anyone was hurt in
+    something seen days ago, and which number to call next time, are 12345's; a child
+    taken ill on an island with the ferries stopped is the command centre's."""
+    _assert_routes({
+        "前两天老街那边消防车来了好几辆，有没有人受伤啊？我就是问问": "12345",
+        "下次再碰到有人冒充快递客服让我退款，是打110还是打你们": "12345",
+        "我妈突然说不出话，嘴巴歪了，岛上卫生院关门，轮渡也停了，我们在秀山岛": "command-centre",
+    })
