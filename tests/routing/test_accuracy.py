@@ -1352,6 +1352,20 @@ def test_held_out_blind253_to_260_fresh_on_round_22() -> None:
                            ("blind259", 0.98), ("blind260", 0.953)]:
         _assert_held_out(name, 300, measured)
 
+
+def test_held_out_blind261_to_268_fresh_on_round_22() -> None:
+    """`holdout/blind261`-`268` (300 each, written blind on 2026-11-24 against round 22's
+    engine, `76412d8` — car parks, a Buddhist island's pilgrims, farming villages, an
+    industrial estate's night guards, retired people's hobbies, moving house, the water
+    supply, a seafood barbecue street; never trained on, none read): on arrival 96.67,
+    97.0, 98.0, 98.33, 96.67, 97.33, 96.67, 97.0 % (**97.21 %**), no emergency to 12345.
+    Round 12's engine scores them 96.83 %, round 19's 97.12 %, round 23's 97.21 %. The
+    floors are the arrival figures."""
+    for name, measured in [("blind261", 0.966), ("blind262", 0.97), ("blind263", 0.98),
+                           ("blind264", 0.983), ("blind265", 0.966), ("blind266", 0.973),
+                           ("blind267", 0.966), ("blind268", 0.97)]:
+        _assert_held_out(name, 300, measured)
+
 def test_round_11_classes() -> None:
     """Round 11's classes, in words of their own (not the batches' texts): a danger told
     inside an enquiry, a dangerous snake among people, a swindler asking for more now, a
