@@ -19,7 +19,9 @@ explicit in the file and each checked at load:
   with their own danger back-offs — or the default decide. A defuse must list what
   cancels it (`none`, at least one phrase): a past event with any present danger hint
   is not defused. Acute words (`danger_veto.acute`) stand down only in a context marked
-  `acute: true` — a question about how a rescue seen days ago ended.
+  `acute: true` — a question about how a rescue seen days ago ended, or which number one
+  would call if it happened. A context marked `leads: true` holds only when its first
+  `all` group is said before any danger word (asked first, not a danger told first).
 """
 
 from __future__ import annotations
