@@ -1366,6 +1366,20 @@ def test_held_out_blind261_to_268_fresh_on_round_22() -> None:
                            ("blind267", 0.966), ("blind268", 0.97)]:
         _assert_held_out(name, 300, measured)
 
+
+def test_held_out_blind269_to_276_fresh_on_round_23() -> None:
+    """`holdout/blind269`-`276` (300 each, written blind on 2026-11-24 against round 23's
+    engine, `945dbf3` — the day after a typhoon, an outer island's supermarket and supply
+    boat, cyclists on coastal roads, a maternity ward and new mothers, a cliff-top scenic
+    spot, livestock farms, job seekers and unpaid wages, small-craft sailors; never trained
+    on): on arrival 96.0, 96.33, 96.0, 96.33, 97.67, 96.67, 98.0, 96.33 % (**96.67 %**), no
+    emergency to 12345. Round 12's engine scores them 96.42 %, round 19's 96.50 %. The
+    floors are the arrival figures."""
+    for name, measured in [("blind269", 0.96), ("blind270", 0.963), ("blind271", 0.96),
+                           ("blind272", 0.963), ("blind273", 0.976), ("blind274", 0.966),
+                           ("blind275", 0.98), ("blind276", 0.963)]:
+        _assert_held_out(name, 300, measured)
+
 def test_round_11_classes() -> None:
     """Round 11's classes, in words of their own (not the batches' texts): a danger told
     inside an enquiry, a dangerous snake among people, a swindler asking for more now, a
