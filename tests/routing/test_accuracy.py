@@ -1569,3 +1569,17 @@ def test_round_23_classes() -> None:
         "下次再碰到有人冒充快递客服让我退款，是打110还是打你们": "12345",
         "我妈突然说不出话，嘴巴歪了，岛上卫生院关门，轮渡也停了，我们在秀山岛": "command-centre",
     })
+
+
+def test_round_24_classes() -> None:
+    """Round 24's classes (the even halves of blind261-276 read): eyes rolled at a question,
+    a ferry delayed, no way in online and a baby-swimming pool are 12345's; a swimmer in
+    trouble off Putuoshan's named beaches and a car gone into the sea by accident are
+    maritime SAR's."""
+    _assert_routes({
+        "窗口的工作人员，我问她问题她翻白眼，态度太差了": "12345",
+        "去岱山的渡轮又延误了一个多小时，码头也没人解释": "12345",
+        "社保卡年审在哪里办？网上找不到入口": "12345",
+        "百步沙那边有个人游出去回不来了，一直在挥手": "maritime-sar",
+        "码头上一辆货车倒车没刹住，连人带车冲进海里了": "maritime-sar",
+    })
