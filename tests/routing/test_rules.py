@@ -301,17 +301,19 @@ def test_a_shared_location_alone_goes_to_a_human(label: str) -> None:
     assert engine.classify_alert(said).destination is Destination.HOTLINE_12345
 
 
-def test_defuse_acute_flag_must_be_a_boolean() -> None:
-    """`acute` (round 13) lets a context stand acute words down: a typo there must not
-    load as "on" — the file is refused, naming the line and the field."""
+@pytest.mark.parametrize(("flag", "typo"), [("acute", "maybe"), ("leads", "first")])
+def test_a_defuse_flag_must_be_a_boolean(flag: str, typo: str) -> None:
+    """`acute` (round 13) lets a context stand acute words down, `leads` (round 20) makes
+    it hold only when its first group comes before any danger word: a typo in either must
+    not load as "on" — the file is refused, naming the line and the field."""
     text = DEFAULT_RULES_FILE.read_text(encoding="utf-8")
-    assert "    acute: true\n" in text
-    bad = text.replace("    acute: true\n", "    acute: maybe\n", 1)
-    line = bad[: bad.index("    acute: maybe")].count("\n") + 1
+    assert f"    {flag}: true\n" in text
+    bad = text.replace(f"    {flag}: true\n", f"    {flag}: {typo}\n", 1)
+    line = bad[: bad.index(f"    {flag}: {typo}")].count("\n") + 1
     with pytest.raises(RulesError) as err:
         parse_rules(bad, "r.yaml")
     assert err.value.line == line
-    assert "acute" in str(err.value)
+    assert flag in str(err.value)
 
 
 def test_defuse_leads_needs_a_group_to_lead() -> None:
@@ -327,14 +329,3 @@ def test_defuse_leads_needs_a_group_to_lead() -> None:
     assert err.value.line is not None and err.value.line >= line
     assert "leads" in str(err.value)
 
-
-def test_defuse_leads_must_be_a_boolean() -> None:
-    """A typo in `leads` must not load as "on": refused, naming the line and the field."""
-    text = DEFAULT_RULES_FILE.read_text(encoding="utf-8")
-    assert "    leads: true\n" in text
-    bad = text.replace("    leads: true\n", "    leads: first\n", 1)
-    line = bad[: bad.index("    leads: first")].count("\n") + 1
-    with pytest.raises(RulesError) as err:
-        parse_rules(bad, "r.yaml")
-    assert err.value.line == line
-    assert "leads" in str(err.value)
