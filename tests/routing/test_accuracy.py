@@ -1380,6 +1380,20 @@ def test_held_out_blind269_to_276_fresh_on_round_23() -> None:
                            ("blind275", 0.98), ("blind276", 0.963)]:
         _assert_held_out(name, 300, measured)
 
+
+def test_held_out_blind277_to_284_fresh_on_round_24() -> None:
+    """`holdout/blind277`-`284` (300 each, written blind on 2026-11-24 against round 24's
+    engine, `53c7f16` — a petrol station at night, old wooden houses in a fishing town, a
+    container port's drivers and dockers, photographers and drone pilots on the beaches, a
+    middle school, hikers on island trails, neighbours' disputes, a care worker visiting
+    the housebound; never trained on, none read): on arrival 96.0, 97.0, 97.33, 97.33,
+    96.33, 95.67, 96.0, 96.67 % (**96.54 %**), no emergency to 12345. Round 12's engine
+    scores them 96.17 %, round 19's 96.46 %. The floors are the arrival figures."""
+    for name, measured in [("blind277", 0.96), ("blind278", 0.97), ("blind279", 0.973),
+                           ("blind280", 0.973), ("blind281", 0.963), ("blind282", 0.956),
+                           ("blind283", 0.96), ("blind284", 0.966)]:
+        _assert_held_out(name, 300, measured)
+
 def test_round_11_classes() -> None:
     """Round 11's classes, in words of their own (not the batches' texts): a danger told
     inside an enquiry, a dangerous snake among people, a swindler asking for more now, a
