@@ -1394,6 +1394,22 @@ def test_held_out_blind277_to_284_fresh_on_round_24() -> None:
                            ("blind283", 0.96), ("blind284", 0.966)]:
         _assert_held_out(name, 300, measured)
 
+
+def test_held_out_blind285_to_292_fresh_on_round_24() -> None:
+    """`holdout/blind285`-`292` (300 each, written blind on 2026-11-24 against round 24's
+    engine, `c8007d4` — a late-night convenience store, an offshore wind farm's village,
+    family doctors' home visits, bars and karaoke at closing time, a hot-spring resort, a
+    self-drive tour of the islands, small fishing-boat owners ashore, a city hall's
+    visitors; never trained on, none read but the one below): on arrival 99.0, 96.67,
+    98.67, 95.33, 97.0, 96.0, 92.33, 96.0 % (**96.38 %**) and **one emergency to 12345**
+    (blind290: a child's throat closing in a seafood allergy, asked with 最近医院在哪，能不能
+    派车; rounds 12 and 19 sent it there too). Round 25b's airway words send it to the
+    command centre. The floors are the arrival figures; the zero is round 25b's."""
+    for name, measured in [("blind285", 0.99), ("blind286", 0.966), ("blind287", 0.986),
+                           ("blind288", 0.953), ("blind289", 0.97), ("blind290", 0.96),
+                           ("blind291", 0.923), ("blind292", 0.96)]:
+        _assert_held_out(name, 300, measured)
+
 def test_round_11_classes() -> None:
     """Round 11's classes, in words of their own (not the batches' texts): a danger told
     inside an enquiry, a dangerous snake among people, a swindler asking for more now, a
@@ -1596,4 +1612,16 @@ def test_round_24_classes() -> None:
         "社保卡年审在哪里办？网上找不到入口": "12345",
         "百步沙那边有个人游出去回不来了，一直在挥手": "maritime-sar",
         "码头上一辆货车倒车没刹住，连人带车冲进海里了": "maritime-sar",
+    })
+
+
+def test_round_25_classes() -> None:
+    """Round 25's classes (the even half of blind277-284 read, and blind290's emergency to
+    12345): a hazard complained about before it happens is 12345's when the worry comes
+    first — not a danger told first; an allergy closing the airway is acute, whatever the
+    question around it."""
+    _assert_routes({
+        "建议河边多放几个救生圈，钓鱼的人多，万一有人掉下去呢": "12345",
+        "有人掉下去了，建议你们以后多放救生圈，万一呢": "command-centre",
+        "我老公吃了螃蟹嘴唇肿了，喉咙发紧，附近哪家医院能看急诊，能不能派车": "command-centre",
     })
