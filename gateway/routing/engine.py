@@ -765,13 +765,19 @@ class RuleEngine:
         """What the defuse contexts do not stand down: the acute words (but in a context
         marked `acute`, a question about how a rescue seen days ago ended), and every
         danger word told after a present marker (去年投诉过漏水，现在天花板掉下来了).
+        A present marker said inside a leading acute context's hypothetical (假如办事大厅里
+        有人突然晕倒，打120还是110: 突然 after 假如) is part of the hypothetical, not now.
         `hits`: the text's phrase hits, when already known."""
         found = self.acute_now(normalised_text)
-        if found and self._acute_defuse:
-            hits = self.hits(normalised_text) if hits is None else hits
-            if any(self._holds(d, hits, normalised_text) for d in self._acute_defuse):
-                found = []
         start = self._present_from(normalised_text) if self._present else None
+        if (found or start is not None) and self._acute_defuse:
+            hits = self.hits(normalised_text) if hits is None else hits
+            held = [d for d in self._acute_defuse if self._holds(d, hits, normalised_text)]
+            if held:
+                found = []
+                if start is not None and any(d.lead and d.lead_start(hits) <= start
+                                             for d in held):
+                    start = None
         if start is not None:
             found += [w for w in self._danger_found(normalised_text, start) if w not in found]
         return found

@@ -1625,3 +1625,19 @@ def test_round_25_classes() -> None:
         "有人掉下去了，建议你们以后多放救生圈，万一呢": "command-centre",
         "我老公吃了螃蟹嘴唇肿了，喉咙发紧，附近哪家医院能看急诊，能不能派车": "command-centre",
     })
+
+
+def test_round_26_classes() -> None:
+    """Round 26's classes (the even half of blind285-292 read): "suddenly" inside a
+    which-number hypothetical is part of it (假如…突然晕倒，打120还是110), not now; a rescue a
+    week ago asked about (上个礼拜); someone gone off an unnamed 大桥, told as the jump
+    itself, is maritime SAR's — an animal off a lorry on the bridge is not."""
+    _assert_routes({
+        "我想问一下，要是商场里有人突然晕倒了，是先打120还是110？": "12345",
+        "上个礼拜码头那个掉水里的人后来救上来没有？": "12345",
+        "刚刚有个人从大桥上跳下去了，水里还能看到他": "maritime-sar",
+        "大桥上有头牛从货车上跳下来了，在路中间乱跑": "command-centre",
+    })
+    # a present marker before the hypothetical still counts
+    assert ENGINE.classify(AlertFacts(
+        text="我爸突然晕倒了，要是叫救护车是打120还是110")).destination.value == "command-centre"
