@@ -1410,6 +1410,21 @@ def test_held_out_blind285_to_292_fresh_on_round_24() -> None:
                            ("blind291", 0.923), ("blind292", 0.96)]:
         _assert_held_out(name, 300, measured)
 
+
+def test_held_out_blind293_to_300_fresh_on_round_25() -> None:
+    """`holdout/blind293`-`300` (300 each, written blind on 2026-11-24 against round 25's
+    engine, `8e189c9` — school canteens and restaurants, a gym, pool and sauna, a seafood
+    exporter's night-shift dormitories, old couples alone on an outer island in winter, a
+    library and museum, taxi passengers, wedding photographers on rocks and piers, an
+    estate's WeChat group; never trained on, none read): on arrival 98.0, 97.0, 98.33,
+    95.0, 98.0, 95.33, 97.33, 97.33 % (**97.04 %**), no emergency to 12345. Round 12's
+    engine scores them 96.62 %, round 19's 96.88 %, round 26's 97.04 %. The floors are the
+    arrival figures."""
+    for name, measured in [("blind293", 0.98), ("blind294", 0.97), ("blind295", 0.983),
+                           ("blind296", 0.95), ("blind297", 0.98), ("blind298", 0.953),
+                           ("blind299", 0.973), ("blind300", 0.973)]:
+        _assert_held_out(name, 300, measured)
+
 def test_round_11_classes() -> None:
     """Round 11's classes, in words of their own (not the batches' texts): a danger told
     inside an enquiry, a dangerous snake among people, a swindler asking for more now, a
