@@ -1656,3 +1656,13 @@ def test_round_26_classes() -> None:
     # a present marker before the hypothetical still counts
     assert ENGINE.classify(AlertFacts(
         text="我爸突然晕倒了，要是叫救护车是打120还是110")).destination.value == "command-centre"
+
+
+def test_round_27_classes() -> None:
+    """Round 27 (the even half of blind293-300 read): a water meter split by frost is a
+    repair, not a building cracking; a gas ring that will not light, in either script,
+    names no fire."""
+    _assert_routes({"楼下的水表冻裂了，一直在滴水，自来水公司什么时候来换": "12345"})
+    for text in ("煤气灶打不着火了", "煤氣灶打不著火了"):
+        assert "着火" not in ENGINE.classify(AlertFacts(text=text)).matched
+        assert "著火" not in ENGINE.classify(AlertFacts(text=text)).matched
