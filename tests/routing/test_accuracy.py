@@ -1425,6 +1425,21 @@ def test_held_out_blind293_to_300_fresh_on_round_25() -> None:
                            ("blind299", 0.973), ("blind300", 0.973)]:
         _assert_held_out(name, 300, measured)
 
+
+def test_held_out_blind301_to_308_fresh_on_round_26() -> None:
+    """`holdout/blind301`-`308` (300 each, written blind on 2026-11-24 against round 26's
+    engine, `d31047f` — a rainy week in the old town, lorry drivers at a cement plant and
+    quarry, a school trip to an island, a hospital's outpatient hall, people who feed stray
+    animals, a crowded holiday at the terminals, fishermen's wives waiting, small building
+    teams in villages; never trained on, none read): on arrival 96.67, 96.0, 96.67, 98.0,
+    96.0, 98.67, 94.33, 98.33 % (**96.83 %**), no emergency to 12345. Round 12's engine
+    scores them 96.58 %, round 19's 96.75 %, round 27's 96.83 %. The floors are the arrival
+    figures."""
+    for name, measured in [("blind301", 0.966), ("blind302", 0.96), ("blind303", 0.966),
+                           ("blind304", 0.98), ("blind305", 0.96), ("blind306", 0.986),
+                           ("blind307", 0.943), ("blind308", 0.983)]:
+        _assert_held_out(name, 300, measured)
+
 def test_round_11_classes() -> None:
     """Round 11's classes, in words of their own (not the batches' texts): a danger told
     inside an enquiry, a dangerous snake among people, a swindler asking for more now, a
