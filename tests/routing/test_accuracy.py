@@ -1590,3 +1590,23 @@ def test_round_27_classes() -> None:
     for text in ("煤气灶打不着火了", "煤氣灶打不著火了"):
         assert "着火" not in ENGINE.classify(AlertFacts(text=text)).matched
         assert "著火" not in ENGINE.classify(AlertFacts(text=text)).matched
+
+
+def test_round_28_classes() -> None:
+    """Round 28 (the even half of blind301-308 read), in words of their own: whether
+    someone was dug out after a collapse days ago is an outcome question, not while a child
+    is still shut in; a machine that swallowed money, a railing a car broke, a patch of road
+    sunk, an injury long ago are 12345's — a patch sunk with someone fallen in is not; a
+    fishing boat's own fuel tank leaking and a clam flat a sand carrier tore up are the
+    fishery's, a cargo ship's oil still maritime SAR's."""
+    _assert_routes({
+        "上个月矿山塌方被埋的那两个人，后来救出来了吗": "12345",
+        "我家小孩被困在电梯里了，救出来没有啊，快点": "command-centre",
+        "小区门口的栏杆被车撞坏了好几天，谁来修一下": "12345",
+        "我去年在码头摔伤过，现在想问工伤怎么认定": "12345",
+        "楼梯口那块地塌了一小块，有个老人掉下去卡住了腿": "command-centre",
+        "我老公的渔船油箱漏了，船停在外海动不了": "ocean-fishery",
+        "沙船把我们的养殖滩犁坏了一大片": "ocean-fishery",
+        "外海有条货船漏油，海面上一大片油": "maritime-sar",
+    })
+    assert "吞了" not in ENGINE.classify(AlertFacts(text="停车场的缴费机吞钱了，被吞了五十")).matched
