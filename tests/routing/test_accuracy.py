@@ -1614,3 +1614,20 @@ def test_round_28_classes() -> None:
         "外海有条货船漏油，海面上一大片油": "maritime-sar",
     })
     assert "吞了" not in ENGINE.classify(AlertFacts(text="停车场的缴费机吞钱了，被吞了五十")).matched
+
+
+def test_round_29_classes() -> None:
+    """Round 29 (the even half of blind309-316 read), in words of their own: how someone
+    rescued days ago is doing now is an outcome question — not the caller's own child in
+    the sea now; whether a past quarrel counts against someone is an enquiry; a fire lane
+    blocked "in case of fire" is a complaint; nobody taken in by a swindle is no swindle,
+    a friend who was taken in is."""
+    _assert_routes({
+        "前天在海边被救上来的那个钓鱼的人，现在怎么样了": "12345",
+        "我儿子掉海里了，现在怎么样了你们快告诉我": "maritime-sar",
+        "上个月我在网吧跟人吵架被派出所叫去了，会不会影响我当兵": "12345",
+        "小区消防通道天天停满车，万一着火消防车都进不去，物业不管": "12345",
+        "有人在网上冒充我借钱，我朋友被骗了五千": "command-centre",
+    })
+    decision = ENGINE.classify(AlertFacts(text="有人冒充客服让我转账，我没被骗，挂了，跟你们说一声"))
+    assert decision.rule != "emergency.crime" and "被骗" not in decision.matched
