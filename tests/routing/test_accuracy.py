@@ -1636,3 +1636,20 @@ def test_round_29_classes() -> None:
     })
     decision = ENGINE.classify(AlertFacts(text="有人冒充客服让我转账，我没被骗，挂了，跟你们说一声"))
     assert decision.rule != "emergency.crime" and "被骗" not in decision.matched
+
+
+def test_round_30_classes() -> None:
+    """Round 30 (the even half of blind317-324 read), in words of their own: how a past
+    theft was dealt with is an outcome question; who would pay in a what-if is an
+    enquiry; someone outside a bridge's guard rail who has not jumped yet is the command
+    centre's, and so is a crash on a sea bridge leaking oil; a yacht firm's wages are a
+    labour matter; chimney smoke every day is no fire."""
+    _assert_routes({
+        "上个月小区里有人偷电瓶被抓了，后来怎么处理的": "12345",
+        "假如我骑电瓶车被汽车撞了，是保险公司赔还是司机赔": "12345",
+        "有个小伙子站在大桥护栏外，还没跳，你们快来": "command-centre",
+        "跨海大桥上两辆车撞车了，一辆在漏油": "command-centre",
+        "游艇公司拖欠我三个月工资": "12345",
+    })
+    decision = ENGINE.classify(AlertFacts(text="化工厂那根烟囱天天冒黑烟，衣服都不敢晒"))
+    assert decision.rule != "emergency.fire" and "冒黑烟" not in decision.matched
