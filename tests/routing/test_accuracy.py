@@ -1658,3 +1658,16 @@ def test_round_30_classes() -> None:
     })
     decision = ENGINE.classify(AlertFacts(text="化工厂那根烟囱天天冒黑烟，衣服都不敢晒"))
     assert decision.rule != "emergency.fire" and "冒黑烟" not in decision.matched
+
+
+def test_round_31_classes() -> None:
+    """Round 31 (the even half of blind325-332 read), in words of their own: an illness on
+    an island once the last ferry has gone is the command centre's, not a ship's trouble;
+    a cable hung from upstairs is no hanging, a piano hoisted down that falls on someone is
+    still an emergency."""
+    _assert_routes({
+        "我爸突然昏倒了，我们在岛上，轮渡已经没了，怎么办": "command-centre",
+        "搬家公司从楼上吊钢琴，绳子断了砸到人了": "command-centre",
+    })
+    decision = ENGINE.classify(AlertFacts(text="从楼上吊电线下来给电瓶车充电，楼下天天有人走"))
+    assert decision.rule != "emergency.suicide" and "上吊" not in decision.matched
