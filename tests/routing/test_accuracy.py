@@ -1675,3 +1675,20 @@ def test_round_31_classes() -> None:
     })
     decision = ENGINE.classify(AlertFacts(text="从楼上吊电线下来给电瓶车充电，楼下天天有人走"))
     assert decision.rule != "emergency.suicide" and "上吊" not in decision.matched
+
+
+def test_round_32_classes() -> None:
+    """Round 32 (the even half of blind333-340 read), in words of their own: a man beating
+    a woman on a path by the sea is the command centre's, a man knocked off the rocks by
+    a wave maritime SAR's; a stroke on an island with every ferry stopped is the command
+    centre's, and so is a warehouse fire on a pier; whether the closed season changed is
+    an enquiry; an injured bird found is no one injured."""
+    _assert_routes({
+        "海边栈道上一个男的在打女的，女的一直喊救命": "command-centre",
+        "我老公在礁石上钓鱼被浪打下去了，在喊救命": "maritime-sar",
+        "岛上的老人突然中风了，大风轮渡全停了，能不能派直升机": "command-centre",
+        "码头边的仓库起火了，里面还有工人": "command-centre",
+        "今年伏季休渔时间有没有变化": "12345",
+    })
+    decision = ENGINE.classify(AlertFacts(text="在公园捡到一只翅膀受伤的鸟，送去哪里"))
+    assert decision.destination.value == "12345" and "受伤" not in decision.matched
