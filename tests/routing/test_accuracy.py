@@ -1697,3 +1697,17 @@ def test_round_32_classes() -> None:
     })
     decision = ENGINE.classify(AlertFacts(text="在公园捡到一只翅膀受伤的鸟，送去哪里"))
     assert decision.destination.value == "12345" and "受伤" not in decision.matched
+
+
+def test_round_33_classes() -> None:
+    """Round 33 (the even half of blind341-348 read), in words of their own: someone who
+    went off a sea bridge and is still in the water is maritime SAR's; abalone cages a
+    sand carrier tore up are the fishery's; "in case someone falls" is no fall, a child on
+    a roof's edge the caller fears for is still an emergency."""
+    _assert_routes({
+        "跨海大桥上跳下去的那个女的还在水面上，快派船": "maritime-sar",
+        "我家鲍鱼养殖的网笼被一条沙船拖坏了": "ocean-fishery",
+        "有个小孩在楼顶边上坐着，我怕他掉下去": "command-centre",
+    })
+    decision = ENGINE.classify(AlertFacts(text="公园湖边的护栏断了，怕有人掉下去，请来修"))
+    assert decision.rule != "emergency.fall" and "人掉下去" not in decision.matched
