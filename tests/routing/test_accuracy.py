@@ -1716,3 +1716,18 @@ def test_round_33_classes() -> None:
     })
     decision = ENGINE.classify(AlertFacts(text="公园湖边的护栏断了，怕有人掉下去，请来修"))
     assert decision.rule != "emergency.fall" and "人掉下去" not in decision.matched
+
+
+def test_round_34_classes() -> None:
+    """Round 34 (the even half of blind349-356 read), in words of their own: a carer's
+    errand for someone with dementia is 12345's, that person gone out alone is not;
+    respite care (喘息服务) is no breathing trouble; thanks to a helper by name is praise,
+    not while the danger is back today — someone waiting for the caller downstairs (楼下堵我)
+    is acute: that text went to 12345 on round 33's engine."""
+    _assert_routes({
+        "我爸老年痴呆，想给他申请长护险，去哪里办": "12345",
+        "我妈有痴呆，刚才出去领补贴到现在没回来": "command-centre",
+        "我照顾瘫痪的老伴好几年了，听说有喘息服务，怎么申请": "12345",
+        "前天我在公交上犯病，一个小伙子帮我叫了救护车，我想当面谢谢他": "12345",
+        "我想谢谢那个民警，可那个人今天又在我家楼下堵我": "command-centre",
+    })
