@@ -722,8 +722,9 @@ def test_cross_validated_figures() -> None:
     # 10e (99 files): one of extra_e's rises above the bar (the full engine's CV: 2)
     # round 11b (107 files): one more of extra_e's rises above the bar (the full engine's
     # grouped CV: 5 in 35,560, each a model decision; none in the shipped engine)
+    # round 35: one of extra_o's caught (collapsed and unconscious are acute words now)
     assert leaks == {"blind23": 1, "extra_e": 2, "extra_g": 3, "extra_i": 1, "extra_k": 1,
-                     "extra_o": 5}, leaks
+                     "extra_o": 4}, leaks
     out_of_sample_floors = {
         "blind8": 0.95, "blind9": 0.985, "blind10": 0.97, "blind11": 0.95, "blind14": 0.90,
         "blind15": 0.90, "blind18": 0.94, "blind19": 0.95, "blind21": 0.92, "blind22": 0.92,
@@ -1734,4 +1735,20 @@ def test_round_34_classes() -> None:
         "我照顾瘫痪的老伴好几年了，听说有喘息服务，怎么申请": "12345",
         "前天我在公交上犯病，一个小伙子帮我叫了救护车，我想当面谢谢他": "12345",
         "我想谢谢那个民警，可那个人今天又在我家楼下堵我": "command-centre",
+    })
+
+
+def test_round_35_classes() -> None:
+    """Round 35 (a probe that put an enquiry or a thanks before every labelled emergency,
+    and the even half of blind357-364 read), in words of their own: collapsed and
+    unconscious are acute — asked about with 请问 they stay the command centre's; a danger
+    told after 可是 in a thanks for last time is no past event; someone seen going off a
+    bridge from a car is maritime SAR's; sleeping pills run out are a pharmacy question,
+    not with a wish to die."""
+    _assert_routes({
+        "请问一下，操场上有个学生跑步的时候倒下了，没意识了": "command-centre",
+        "我想谢谢上次来的那个民警，可是楼下又烧起来了": "command-centre",
+        "刚才开车过大桥，看见一个人翻过栏杆跳下去了，掉海里了": "maritime-sar",
+        "医生开的安眠药吃完了，晚上没药睡不着，夜里哪里还能开药": "12345",
+        "我妈的安眠药吃完了，她说不想活了": "command-centre",
     })
