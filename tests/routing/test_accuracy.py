@@ -294,6 +294,13 @@ def _assert_routes(cases: dict[str, str]) -> None:
         assert got == expected, (text, got)
 
 
+def _assert_not_read_as(text: str, rule: str, word: str) -> None:
+    """A masked or defused word is no evidence: the rule it would fire does not decide,
+    and the decision does not list the word among its matched phrases."""
+    decision = ENGINE.classify(AlertFacts(text=text))
+    assert decision.rule != rule and word not in decision.matched, (text, decision)
+
+
 def test_sea_activities_vessels_and_fishing() -> None:
     """Round 2: sea activities, vessel types and fishing work (simplified and traditional)."""
     cases = {
@@ -1638,14 +1645,16 @@ def test_round_27_classes() -> None:
         assert "著火" not in ENGINE.classify(AlertFacts(text=text)).matched
 
 
-def test_round_28_classes() -> None:
-    """Round 28 (the even half of blind301-308 read), in words of their own: whether
-    someone was dug out after a collapse days ago is an outcome question, not while a child
-    is still shut in; a machine that swallowed money, a railing a car broke, a patch of road
-    sunk, an injury long ago are 12345's — a patch sunk with someone fallen in is not; a
-    fishing boat's own fuel tank leaking and a clam flat a sand carrier tore up are the
-    fishery's, a cargo ship's oil still maritime SAR's."""
-    _assert_routes({
+# Rounds 28-35 (2026-11-25), each in words of its own, not the batches' texts: what must
+# route where, and (text, rule, word) a masked or defused word must not fire.
+ROUND_CLASSES: list[tuple[str, dict[str, str], list[tuple[str, str, str]]]] = [
+    # Round 28 (the even half of blind301-308 read): whether someone was dug out after a
+    # collapse days ago is an outcome question, not while a child is still shut in; a machine
+    # that swallowed money, a railing a car broke, a patch of road sunk, an injury long ago
+    # are 12345's — a patch sunk with someone fallen in is not; a fishing boat's own fuel tank
+    # leaking and a clam flat a sand carrier tore up are the fishery's, a cargo ship's oil
+    # still maritime SAR's.
+    ("28", {
         "上个月矿山塌方被埋的那两个人，后来救出来了吗": "12345",
         "我家小孩被困在电梯里了，救出来没有啊，快点": "command-centre",
         "小区门口的栏杆被车撞坏了好几天，谁来修一下": "12345",
@@ -1654,114 +1663,107 @@ def test_round_28_classes() -> None:
         "我老公的渔船油箱漏了，船停在外海动不了": "ocean-fishery",
         "沙船把我们的养殖滩犁坏了一大片": "ocean-fishery",
         "外海有条货船漏油，海面上一大片油": "maritime-sar",
-    })
-    assert "吞了" not in ENGINE.classify(AlertFacts(text="停车场的缴费机吞钱了，被吞了五十")).matched
-
-
-def test_round_29_classes() -> None:
-    """Round 29 (the even half of blind309-316 read), in words of their own: how someone
-    rescued days ago is doing now is an outcome question — not the caller's own child in
-    the sea now; whether a past quarrel counts against someone is an enquiry; a fire lane
-    blocked "in case of fire" is a complaint; nobody taken in by a swindle is no swindle,
-    a friend who was taken in is."""
-    _assert_routes({
+    }, [
+        ("停车场的缴费机吞钱了，被吞了五十", "emergency.medical", "吞了"),
+    ]),
+    # Round 29 (the even half of blind309-316 read): how someone rescued days ago is doing now
+    # is an outcome question — not the caller's own child in the sea now; whether a past
+    # quarrel counts against someone is an enquiry; a fire lane blocked "in case of fire" is a
+    # complaint; nobody taken in by a swindle is no swindle, a friend who was taken in is.
+    ("29", {
         "前天在海边被救上来的那个钓鱼的人，现在怎么样了": "12345",
         "我儿子掉海里了，现在怎么样了你们快告诉我": "maritime-sar",
         "上个月我在网吧跟人吵架被派出所叫去了，会不会影响我当兵": "12345",
         "小区消防通道天天停满车，万一着火消防车都进不去，物业不管": "12345",
         "有人在网上冒充我借钱，我朋友被骗了五千": "command-centre",
-    })
-    decision = ENGINE.classify(AlertFacts(text="有人冒充客服让我转账，我没被骗，挂了，跟你们说一声"))
-    assert decision.rule != "emergency.crime" and "被骗" not in decision.matched
-
-
-def test_round_30_classes() -> None:
-    """Round 30 (the even half of blind317-324 read), in words of their own: how a past
-    theft was dealt with is an outcome question; who would pay in a what-if is an
-    enquiry; someone outside a bridge's guard rail who has not jumped yet is the command
-    centre's, and so is a crash on a sea bridge leaking oil; a yacht firm's wages are a
-    labour matter; chimney smoke every day is no fire."""
-    _assert_routes({
+    }, [
+        ("有人冒充客服让我转账，我没被骗，挂了，跟你们说一声", "emergency.crime", "被骗"),
+    ]),
+    # Round 30 (the even half of blind317-324 read): how a past theft was dealt with is an
+    # outcome question; who would pay in a what-if is an enquiry; someone outside a bridge's
+    # guard rail who has not jumped yet is the command centre's, and so is a crash on a sea
+    # bridge leaking oil; a yacht firm's wages are a labour matter; chimney smoke every day is
+    # no fire.
+    ("30", {
         "上个月小区里有人偷电瓶被抓了，后来怎么处理的": "12345",
         "假如我骑电瓶车被汽车撞了，是保险公司赔还是司机赔": "12345",
         "有个小伙子站在大桥护栏外，还没跳，你们快来": "command-centre",
         "跨海大桥上两辆车撞车了，一辆在漏油": "command-centre",
         "游艇公司拖欠我三个月工资": "12345",
-    })
-    decision = ENGINE.classify(AlertFacts(text="化工厂那根烟囱天天冒黑烟，衣服都不敢晒"))
-    assert decision.rule != "emergency.fire" and "冒黑烟" not in decision.matched
-
-
-def test_round_31_classes() -> None:
-    """Round 31 (the even half of blind325-332 read), in words of their own: an illness on
-    an island once the last ferry has gone is the command centre's, not a ship's trouble;
-    a cable hung from upstairs is no hanging, a piano hoisted down that falls on someone is
-    still an emergency."""
-    _assert_routes({
+    }, [
+        ("化工厂那根烟囱天天冒黑烟，衣服都不敢晒", "emergency.fire", "冒黑烟"),
+    ]),
+    # Round 31 (the even half of blind325-332 read): an illness on an island once the last
+    # ferry has gone is the command centre's, not a ship's trouble; a cable hung from upstairs
+    # is no hanging, a piano hoisted down that falls on someone is still an emergency.
+    ("31", {
         "我爸突然昏倒了，我们在岛上，轮渡已经没了，怎么办": "command-centre",
         "搬家公司从楼上吊钢琴，绳子断了砸到人了": "command-centre",
-    })
-    decision = ENGINE.classify(AlertFacts(text="从楼上吊电线下来给电瓶车充电，楼下天天有人走"))
-    assert decision.rule != "emergency.suicide" and "上吊" not in decision.matched
-
-
-def test_round_32_classes() -> None:
-    """Round 32 (the even half of blind333-340 read), in words of their own: a man beating
-    a woman on a path by the sea is the command centre's, a man knocked off the rocks by
-    a wave maritime SAR's; a stroke on an island with every ferry stopped is the command
-    centre's, and so is a warehouse fire on a pier; whether the closed season changed is
-    an enquiry; an injured bird found is no one injured."""
-    _assert_routes({
+    }, [
+        ("从楼上吊电线下来给电瓶车充电，楼下天天有人走", "emergency.suicide", "上吊"),
+    ]),
+    # Round 32 (the even half of blind333-340 read): a man beating a woman on a path by the
+    # sea is the command centre's, a man knocked off the rocks by a wave maritime SAR's; a
+    # stroke on an island with every ferry stopped is the command centre's, and so is a
+    # warehouse fire on a pier; whether the closed season changed is an enquiry; an injured
+    # bird found is no one injured.
+    ("32", {
         "海边栈道上一个男的在打女的，女的一直喊救命": "command-centre",
         "我老公在礁石上钓鱼被浪打下去了，在喊救命": "maritime-sar",
         "岛上的老人突然中风了，大风轮渡全停了，能不能派直升机": "command-centre",
         "码头边的仓库起火了，里面还有工人": "command-centre",
         "今年伏季休渔时间有没有变化": "12345",
-    })
-    decision = ENGINE.classify(AlertFacts(text="在公园捡到一只翅膀受伤的鸟，送去哪里"))
-    assert decision.destination.value == "12345" and "受伤" not in decision.matched
-
-
-def test_round_33_classes() -> None:
-    """Round 33 (the even half of blind341-348 read), in words of their own: someone who
-    went off a sea bridge and is still in the water is maritime SAR's; abalone cages a
-    sand carrier tore up are the fishery's; "in case someone falls" is no fall, a child on
-    a roof's edge the caller fears for is still an emergency."""
-    _assert_routes({
+        "在公园捡到一只翅膀受伤的鸟，送去哪里": "12345",
+    }, [
+        ("在公园捡到一只翅膀受伤的鸟，送去哪里", "emergency.medical", "受伤"),
+    ]),
+    # Round 33 (the even half of blind341-348 read): someone who went off a sea bridge and is
+    # still in the water is maritime SAR's; abalone cages a sand carrier tore up are the
+    # fishery's; "in case someone falls" is no fall, a child on a roof's edge the caller fears
+    # for is still an emergency.
+    ("33", {
         "跨海大桥上跳下去的那个女的还在水面上，快派船": "maritime-sar",
         "我家鲍鱼养殖的网笼被一条沙船拖坏了": "ocean-fishery",
         "有个小孩在楼顶边上坐着，我怕他掉下去": "command-centre",
-    })
-    decision = ENGINE.classify(AlertFacts(text="公园湖边的护栏断了，怕有人掉下去，请来修"))
-    assert decision.rule != "emergency.fall" and "人掉下去" not in decision.matched
-
-
-def test_round_34_classes() -> None:
-    """Round 34 (the even half of blind349-356 read), in words of their own: a carer's
-    errand for someone with dementia is 12345's, that person gone out alone is not;
-    respite care (喘息服务) is no breathing trouble; thanks to a helper by name is praise,
-    not while the danger is back today — someone waiting for the caller downstairs (楼下堵我)
-    is acute: that text went to 12345 on round 33's engine."""
-    _assert_routes({
+    }, [
+        ("公园湖边的护栏断了，怕有人掉下去，请来修", "emergency.fall", "人掉下去"),
+    ]),
+    # Round 34 (the even half of blind349-356 read): a carer's errand for someone with
+    # dementia is 12345's, that person gone out alone is not; respite care (喘息服务) is no
+    # breathing trouble; thanks to a helper by name is praise, not while the danger is back
+    # today — someone waiting for the caller downstairs (楼下堵我) is acute: that text went to
+    # 12345 on round 33's engine.
+    ("34", {
         "我爸老年痴呆，想给他申请长护险，去哪里办": "12345",
         "我妈有痴呆，刚才出去领补贴到现在没回来": "command-centre",
         "我照顾瘫痪的老伴好几年了，听说有喘息服务，怎么申请": "12345",
         "前天我在公交上犯病，一个小伙子帮我叫了救护车，我想当面谢谢他": "12345",
         "我想谢谢那个民警，可那个人今天又在我家楼下堵我": "command-centre",
-    })
-
-
-def test_round_35_classes() -> None:
-    """Round 35 (a probe that put an enquiry or a thanks before every labelled emergency,
-    and the even half of blind357-364 read), in words of their own: collapsed and
-    unconscious are acute — asked about with 请问 they stay the command centre's; a danger
-    told after 可是 in a thanks for last time is no past event; someone seen going off a
-    bridge from a car is maritime SAR's; sleeping pills run out are a pharmacy question,
-    not with a wish to die."""
-    _assert_routes({
+    }, [
+    ]),
+    # Round 35 (a probe that put an enquiry or a thanks before every labelled emergency, and
+    # the even half of blind357-364 read): collapsed and unconscious are acute — asked about
+    # with 请问 they stay the command centre's; a danger told after 可是 in a thanks for last time
+    # is no past event; someone seen going off a bridge from a car is maritime SAR's; sleeping
+    # pills run out are a pharmacy question, not with a wish to die.
+    ("35", {
         "请问一下，操场上有个学生跑步的时候倒下了，没意识了": "command-centre",
         "我想谢谢上次来的那个民警，可是楼下又烧起来了": "command-centre",
         "刚才开车过大桥，看见一个人翻过栏杆跳下去了，掉海里了": "maritime-sar",
         "医生开的安眠药吃完了，晚上没药睡不着，夜里哪里还能开药": "12345",
         "我妈的安眠药吃完了，她说不想活了": "command-centre",
-    })
+    }, [
+    ]),
+]
+
+
+@pytest.mark.parametrize(("met_round", "routes", "not_read"), ROUND_CLASSES,
+                         ids=[f"round-{r[0]}" for r in ROUND_CLASSES])
+def test_round_classes(
+    met_round: str, routes: dict[str, str], not_read: list[tuple[str, str, str]]
+) -> None:
+    """Each round's classes route as the round decided (see the comments above)."""
+    assert routes, met_round
+    _assert_routes(routes)
+    for text, rule, word in not_read:
+        _assert_not_read_as(text, rule, word)
