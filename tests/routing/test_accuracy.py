@@ -1387,6 +1387,12 @@ FRESH_GROUPS: list[tuple[int, str, tuple[float, ...]]] = [
     # village, a resettlement estate, a beach town's lifeguards, a charity food bank, night
     # fishing on rented boats: 96.33 % (round 27's engine 96.29 %); held out whole
     (381, "35", (0.983, 0.973, 0.973, 0.966, 0.933, 0.966, 0.97, 0.94)),
+    # gas-cylinder deliverymen, neighbours' pets and livestock, a court and police front
+    # desk, a floating seafood restaurant, a seniors' university, a subsea cable crew,
+    # migrant families in rented village houses, a mid-autumn night: 97.17 % and one
+    # emergency to 12345 (someone collecting old people's ID cards door to door, now),
+    # closed in round 35b (round 27's engine 97.21 %, the same one); held out whole
+    (389, "35", (0.97, 0.98, 0.983, 0.95, 0.97, 0.953, 0.98, 0.986)),
 ]
 
 
@@ -1754,6 +1760,13 @@ ROUND_CLASSES: list[tuple[str, dict[str, str], list[tuple[str, str, str]]]] = [
         "我妈的安眠药吃完了，她说不想活了": "command-centre",
     }, [
     ]),
+    # Round 35b (blind393, a fresh group's one emergency to 12345 on arrival): identity
+    # papers collected from old people door to door are a danger word; a lost wallet with
+    # an ID card and a bank card in it is still a 12345 question.
+    ("35b", {
+        "有人穿着工作服在小区里收老人的身份证，说给办补贴，现在在5号楼": "command-centre",
+        "捡到一个钱包，里面有身份证和银行卡，交到哪里": "12345",
+    }, []),
 ]
 
 
