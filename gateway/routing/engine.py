@@ -45,6 +45,7 @@ VETO_RULE = "safety.veto-12345"
 VETO_CATEGORY_PREFIX = "vetoed."
 DANGER_RULE = "safety.danger-12345"
 MODEL_VETO_RULE = "safety.model-veto"
+TURN_RULE = "safety.turn-12345"
 MODEL_RULE_PREFIX = "model."
 # the category of a decision the text model made, per destination
 MODEL_CATEGORIES = {
@@ -269,6 +270,11 @@ class RuleEngine:
         # …and never with one of these (a boat on a park lake, a river's dredger)
         self._inland_words = (
             self._ids("model", list(ruleset.model.inland_words)) if ruleset.model else frozenset()
+        )
+        # Words that open a turn to another matter (`ModelArbiter.turn_below`), normalised
+        self._turn_markers = tuple(
+            m for m in (normalise(x) for x in (ruleset.model.turn_markers if ruleset.model else []))
+            if m
         )
         # The fallback stands down when any phrase of an emergency rule occurs (even if
         # the rule's other conditions do not hold), or any of `fallback.none`.
@@ -588,7 +594,39 @@ class RuleEngine:
             logits = model.logits(text) if logits is None else logits
             if model.share(logits, self._hotline_index) >= arbiter.over_veto:
                 decision = self._classify_by_rules(facts, hits, text, estimate, nb_veto=False)
-        return self._arbitrate(decision, text, hits, logits)
+        return self._turned(decision, self._arbitrate(decision, text, hits, logits), text)
+
+    def _turned(
+        self, before: RoutingDecision, after: RoutingDecision, text: str
+    ) -> RoutingDecision:
+        """A 12345 decision stands only if the text after its last turn marker (可是,
+        但是…), read alone, could be a 12345 matter too (`ModelArbiter.turn_below`): a
+        long opening (thanks for last time) makes the whole text read as 12345 over the
+        emergency told after the turn. Then the rules' decision before the model stands,
+        or, when that was 12345 too, the command centre (a human) decides."""
+        arbiter, model = self._arbiter, self._text_model
+        if (
+            after.destination is not Destination.HOTLINE_12345
+            or arbiter is None
+            or model is None
+            or arbiter.turn_below is None
+        ):
+            return after
+        start = max((text.rfind(marker) for marker in self._turn_markers), default=-1)
+        if start <= 0:
+            return after
+        if model.share(model.logits(text[start:]), self._hotline_index) >= arbiter.turn_below:
+            return after
+        if before.destination is not Destination.HOTLINE_12345:
+            return before
+        return RoutingDecision(
+            destination=Destination.COMMAND_CENTRE,
+            category=VETO_CATEGORY_PREFIX + before.category,
+            rule=TURN_RULE,
+            matched=before.matched,
+            emergency=True,
+            priority=before.priority,
+        )
 
     def _classify_by_rules(
         self, facts: AlertFacts, hits: dict[int, int], text: str,

@@ -1313,8 +1313,10 @@ FRESH_GROUPS: list[tuple[int, str, tuple[float, ...]]] = [
     (229, "19", (0.97, 0.95, 0.973, 0.976, 0.966, 0.996, 0.97, 0.986)),
     # a power cut, night patrols, foreigners, a school holiday, hills and reservoirs,
     # street cleaners, pharmacies, family quarrels: 96.62 % and one emergency to 12345 (a
-    # hatchery losing power), closed in round 20b
-    (237, "20", (0.963, 0.956, 0.96, 0.973, 0.96, 0.976, 0.983, 0.956)),
+    # hatchery losing power), closed in round 20b. Round 35c's turn check sends one of
+    # blind239's 12345 complaints to the command centre (the safe way: "…但是我已经在网上
+    # 付过了" read alone is no 12345 matter to the model): its floor 0.96 -> 0.956
+    (237, "20", (0.963, 0.956, 0.956, 0.973, 0.96, 0.976, 0.983, 0.956)),
     # shipyards, a motorway service area, an old people's home, kindergartens, beaches out
     # of season, couriers, fire inspections, mental illness: 96.62 % (96.38)
     (245, "20b", (0.966, 0.986, 0.97, 0.946, 0.983, 0.98, 0.96, 0.936)),
@@ -1767,6 +1769,14 @@ ROUND_CLASSES: list[tuple[str, dict[str, str], list[tuple[str, str, str]]]] = [
         "有人穿着工作服在小区里收老人的身份证，说给办补贴，现在在5号楼": "command-centre",
         "捡到一个钱包，里面有身份证和银行卡，交到哪里": "12345",
     }, []),
+    # Round 35c (the probe of openers): a 12345 decision stands only if what follows the
+    # last 可是/但是 could be a 12345 matter too — an emergency told after a long thanks is
+    # the command centre's; a complaint that turns to "but nobody hit anyone" stays 12345's.
+    ("35c", {
+        "我想谢谢上次那个民警，可是医院着火了！": "command-centre",
+        "我想谢谢上次来帮忙的消防员，可是屋顶一直在掉瓦片，砸到人了": "command-centre",
+        "隔壁天天吵架，吵得很凶，但是没动手，能不能让社区来调解一下": "12345",
+    }, []),
 ]
 
 
@@ -1780,3 +1790,12 @@ def test_round_classes(
     _assert_routes(routes)
     for text, rule, word in not_read:
         _assert_not_read_as(text, rule, word)
+
+
+def test_a_turn_keeps_a_12345_decision_from_standing() -> None:
+    """Round 35c: a 12345 rule's decision (谢谢 → `service.complaint`) whose last clause,
+    after 可是, reads alone as no 12345 matter goes to the command centre, and says why."""
+    decision = ENGINE.classify(AlertFacts(text="我想谢谢上次那个民警，可是屋顶一直在掉瓦片"))
+    assert decision.destination.value == "command-centre"
+    assert decision.rule == "safety.turn-12345" and decision.emergency
+    assert decision.category.startswith("vetoed.")

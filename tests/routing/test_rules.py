@@ -329,3 +329,16 @@ def test_defuse_leads_needs_a_group_to_lead() -> None:
     assert err.value.line is not None and err.value.line >= line
     assert "leads" in str(err.value)
 
+
+
+def test_turn_below_needs_turn_markers() -> None:
+    """`turn_below` (round 35c) reads the text after the last turn marker: with no markers
+    there is nothing to read, so the file is refused, naming the line, and nothing is
+    loaded."""
+    text = DEFAULT_RULES_FILE.read_text(encoding="utf-8")
+    assert "  turn_markers: [可是, 但是]\n" in text
+    bad = text.replace("  turn_markers: [可是, 但是]\n", "")
+    with pytest.raises(RulesError) as err:
+        parse_rules(bad, "r.yaml")
+    assert err.value.line is not None
+    assert "turn_below" in str(err.value)

@@ -19,6 +19,7 @@ from gateway.routing import ngram_table
 from gateway.routing.engine import (
     DANGER_RULE,
     MODEL_VETO_RULE,
+    TURN_RULE,
     VETO_RULE,
     AlertFacts,
     RuleEngine,
@@ -59,7 +60,8 @@ def test_the_model_only_moves_what_its_bounds_allow(name: str) -> None:
     or (c) an emergency the command centre had (or a generic sea rule's, `recentre`) went
     to a sea centre, the sea named, or (d) a sea rule's emergency that may tell of the
     shore (`recentre_any`) went to another emergency centre, or (e) a rule's 12345
-    decision the fallback's veto had moved stands, the model sure of it (`over_veto`);
+    decision the fallback's veto had moved stands, the model sure of it (`over_veto`), or
+    (f) a 12345 decision went to the command centre by the turn check (`turn_below`);
     a sea centre's decision goes to 12345 only over `hotline_over_sea`."""
     sea_words = ENGINE._sea_words
     arbiter, model = ENGINE.ruleset.model, ENGINE._text_model
@@ -81,7 +83,7 @@ def test_the_model_only_moves_what_its_bounds_allow(name: str) -> None:
             assert after.emergency and after.rule.startswith("model."), (row, before, after)
             continue
         text = normalise(row["text"])
-        if after.rule == MODEL_VETO_RULE:
+        if after.rule in (MODEL_VETO_RULE, TURN_RULE):
             assert before.destination is Destination.HOTLINE_12345, (row, before)
             assert after.emergency and after.destination is not Destination.HOTLINE_12345
         elif after.destination is Destination.HOTLINE_12345:
