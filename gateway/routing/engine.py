@@ -178,6 +178,21 @@ class _Check:
     rank: dict[int, int]
 
 
+def _vetoed(
+    decision: RoutingDecision, rule: str, matched: list[str] | None = None
+) -> RoutingDecision:
+    """A 12345 decision a safety check moved to the command centre: the check's rule, the
+    decision's category under `vetoed.`, its phrases (or `matched`) and its priority."""
+    return RoutingDecision(
+        destination=Destination.COMMAND_CENTRE,
+        category=VETO_CATEGORY_PREFIX + decision.category,
+        rule=rule,
+        matched=decision.matched if matched is None else matched,
+        emergency=True,
+        priority=decision.priority,
+    )
+
+
 def _bits(mask: int) -> list[int]:
     """The indices of the set bits of `mask`, lowest first."""
     out: list[int] = []
@@ -619,14 +634,7 @@ class RuleEngine:
             return after
         if before.destination is not Destination.HOTLINE_12345:
             return before
-        return RoutingDecision(
-            destination=Destination.COMMAND_CENTRE,
-            category=VETO_CATEGORY_PREFIX + before.category,
-            rule=TURN_RULE,
-            matched=before.matched,
-            emergency=True,
-            priority=before.priority,
-        )
+        return _vetoed(before, TURN_RULE)
 
     def _classify_by_rules(
         self, facts: AlertFacts, hits: dict[int, int], text: str,
@@ -853,25 +861,12 @@ class RuleEngine:
         unchanged."""
         danger = self.danger_words(normalised_text, hits)
         if danger:
-            return RoutingDecision(
-                destination=Destination.COMMAND_CENTRE,
-                category=VETO_CATEGORY_PREFIX + decision.category,
-                rule=DANGER_RULE,
-                matched=[*decision.matched, *(w for w in danger if w not in decision.matched)],
-                emergency=True,
-                priority=decision.priority,
-            )
+            return _vetoed(decision, DANGER_RULE,
+                           [*decision.matched, *(w for w in danger if w not in decision.matched)])
         veto = self._veto if nb_veto else None
         if veto is None or not veto.score_below(normalised_text, self._veto_below, estimate):
             return decision
-        return RoutingDecision(
-            destination=Destination.COMMAND_CENTRE,
-            category=VETO_CATEGORY_PREFIX + decision.category,
-            rule=VETO_RULE,
-            matched=decision.matched,
-            emergency=True,
-            priority=decision.priority,
-        )
+        return _vetoed(decision, VETO_RULE)
 
     def veto_score(self, normalised_text: str) -> float | None:
         """The model's log-odds for 12345 as the veto sees them (None: veto off)."""
