@@ -1395,6 +1395,12 @@ FRESH_GROUPS: list[tuple[int, str, tuple[float, ...]]] = [
     # emergency to 12345 (someone collecting old people's ID cards door to door, now),
     # closed in round 35b (round 27's engine 97.21 %, the same one); held out whole
     (389, "35", (0.97, 0.98, 0.983, 0.95, 0.97, 0.953, 0.98, 0.986)),
+    # thanks and follow-ups that turn to something happening now, boat-supply shops,
+    # freezing rain on hill roads, parents of teenagers, water-sports kiosks, a market
+    # day, a business district by the sea, a fishing cooperative's office: 96.38 % (round
+    # 35b's rules the same: the turn check changed none; round 27's engine 96.33 %);
+    # held out whole
+    (397, "35c", (0.963, 0.956, 0.966, 0.963, 0.95, 0.976, 0.98, 0.953)),
 ]
 
 
