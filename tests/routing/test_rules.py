@@ -330,7 +330,6 @@ def test_defuse_leads_needs_a_group_to_lead() -> None:
     assert "leads" in str(err.value)
 
 
-
 def test_turn_below_needs_turn_markers() -> None:
     """`turn_below` (round 35c) reads the text after the last turn marker: with no markers
     there is nothing to read, so the file is refused, naming the line, and nothing is
