@@ -12,6 +12,7 @@ import fnmatch
 import hashlib
 import operator
 import re
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -25,7 +26,7 @@ import ahocorasick
 
 from contracts import Alert, Channel, Destination, RoutingDecision, utcnow
 from gateway.routing.fallback import FALLBACK_MODEL_FILE, FallbackModel
-from gateway.routing.normalise import normalise
+from gateway.routing.normalise import clause_start_finder, normalise, to_simplified
 from gateway.routing.rules import (
     DEFAULT_RULES_FILE,
     SET_REF,
@@ -291,6 +292,9 @@ class RuleEngine:
             m for m in (normalise(x) for x in (ruleset.model.turn_markers if ruleset.model else []))
             if m
         )
+        # …and those that open one only at a clause's start (`clause_turn_markers`)
+        clause_turns = ruleset.model.clause_turn_markers if ruleset.model else []
+        self._clause_turns = clause_start_finder(clause_turns) if clause_turns else None
         # The fallback stands down when any phrase of an emergency rule occurs (even if
         # the rule's other conditions do not hold), or any of `fallback.none`.
         guard = self._ids("fallback", list(ruleset.fallback.none))
@@ -609,14 +613,16 @@ class RuleEngine:
             logits = model.logits(text) if logits is None else logits
             if model.share(logits, self._hotline_index) >= arbiter.over_veto:
                 decision = self._classify_by_rules(facts, hits, text, estimate, nb_veto=False)
-        return self._turned(decision, self._arbitrate(decision, text, hits, logits), text)
+        return self._turned(
+            decision, self._arbitrate(decision, text, hits, logits), text, facts.text
+        )
 
     def _turned(
-        self, before: RoutingDecision, after: RoutingDecision, text: str
+        self, before: RoutingDecision, after: RoutingDecision, text: str, raw: str
     ) -> RoutingDecision:
-        """A 12345 decision stands only if the text after its last turn marker (可是,
-        但是…), read alone, could be a 12345 matter too (`ModelArbiter.turn_below`): a
-        long opening (thanks for last time) makes the whole text read as 12345 over the
+        """A 12345 decision stands only if the text after its last turn (`_turn_clause`),
+        read alone, could be a 12345 matter too (`ModelArbiter.turn_below`): a long
+        opening (thanks for last time) makes the whole text read as 12345 over the
         emergency told after the turn. Then the rules' decision before the model stands,
         or, when that was 12345 too, the command centre (a human) decides."""
         arbiter, model = self._arbiter, self._text_model
@@ -627,14 +633,32 @@ class RuleEngine:
             or arbiter.turn_below is None
         ):
             return after
-        start = max((text.rfind(marker) for marker in self._turn_markers), default=-1)
-        if start <= 0:
+        clause = self._turn_clause(text, raw)
+        if clause is None:
             return after
-        if model.share(model.logits(text[start:]), self._hotline_index) >= arbiter.turn_below:
+        if model.share(model.logits(clause), self._hotline_index) >= arbiter.turn_below:
             return after
         if before.destination is not Destination.HOTLINE_12345:
             return before
         return _vetoed(before, TURN_RULE)
+
+    def _turn_clause(self, text: str, raw: str) -> str | None:
+        """The normalised text after the last turn, the turn word left out (alone it leans
+        to 12345); None when no turn follows an opening. A turn is a `turn_markers` word
+        anywhere in the normalised text, or a `clause_turn_markers` word where the citizen
+        started a clause (`raw`, the text as written, still has the spaces and punctuation
+        that show it)."""
+        start, marker = max(((text.rfind(m), m) for m in self._turn_markers),
+                            default=(-1, ""))
+        clause = text[start + len(marker):] if start > 0 else None
+        if self._clause_turns is not None:
+            simplified = to_simplified(raw)
+            last = deque(self._clause_turns.finditer(simplified), maxlen=1)
+            if last and normalise(simplified[:last[0].start(1)]):
+                after = normalise(simplified[last[0].end(1):])
+                if clause is None or len(after) < len(clause):
+                    clause = after
+        return clause
 
     def _classify_by_rules(
         self, facts: AlertFacts, hits: dict[int, int], text: str,

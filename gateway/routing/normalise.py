@@ -184,6 +184,15 @@ def _fast_path() -> tuple[re.Pattern[str], re.Pattern[str], re.Pattern[str]]:
     )
 
 
+def clause_start_finder(words: list[str]) -> re.Pattern[str]:
+    """A pattern finding any of `words` (simplified Chinese) where a clause starts in a
+    text before normalisation, i.e. right after a space or a punctuation mark (what
+    :func:`normalise` drops): group 1 is the word. Search `to_simplified(text)`."""
+    drop = _char_class(sorted(cp for cp in _drop_table() if cp < 0x10000))
+    alternatives = "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
+    return re.compile(f"[{drop}]({alternatives})")
+
+
 def _round(text: str) -> str:
     """One round of normalisation: fold, then traditional → simplified."""
     return to_simplified(_fold(text))

