@@ -1410,6 +1410,11 @@ FRESH_GROUPS: list[tuple[int, str, tuple[float, ...]]] = [
     # and one emergency to 12345 (a son still missing, night falling), closed in round 36
     # (round 27's engine 97.67 %, the same one); held out whole
     (405, "35c", (0.986, 0.966, 0.993, 0.983, 0.973, 0.966, 0.98, 0.97)),
+    # a bus depot's island routes, an old walk-up building, a hospital's outpatient hall,
+    # a bulk-cargo wharf at night, a small-town school in a rainy week, tourists on rented
+    # e-bikes, shellfish and seaweed farmers at harvest, late-night messages: 97.21 %, none
+    # to 12345 (round 35c's engine the same; round 27's 97.17 %)
+    (413, "36", (0.963, 0.97, 0.98, 0.986, 0.98, 0.966, 0.98, 0.95)),
 ]
 
 
@@ -1803,6 +1808,16 @@ ROUND_CLASSES: list[tuple[str, dict[str, str], list[tuple[str, str, str]]]] = [
         "謝謝上次幫忙。不過 碼頭有人在搶包": "command-centre",
         "谢谢上次帮忙修路，不过那段路还是太窄，三轮车开不过去，能不能再拓宽一点": "12345",
         "感谢上次派出所帮忙，不过还想问一下身份证补办要带什么": "12345",
+    }, []),
+    # Round 37 (the even halves of blind405-420 read): a ferry that does not run (渡轮没开,
+    # 轮渡不开, 轮渡早停) keeps an island's patient with the command centre; a lorry
+    # overturned on a port road and leaking diesel is no spill at sea; oil on the sea from
+    # a ship still is.
+    ("37", {
+        "我爸在岱山岛上突然胸口疼得厉害，渡轮没开，岛上卫生院说看不了": "command-centre",
+        "我们在虾峙岛，轮渡早停了，我妈半边身子动不了": "command-centre",
+        "港口路上一辆拉钢材的货车侧翻了，柴油漏了一地，司机还在车里": "command-centre",
+        "外海有条货船漏油，海面上一大片油": "maritime-sar",
     }, []),
 ]
 
