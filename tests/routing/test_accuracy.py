@@ -1415,6 +1415,13 @@ FRESH_GROUPS: list[tuple[int, str, tuple[float, ...]]] = [
     # e-bikes, shellfish and seaweed farmers at harvest, late-night messages: 97.21 %, none
     # to 12345 (round 35c's engine the same; round 27's 97.17 %)
     (413, "36", (0.963, 0.97, 0.98, 0.986, 0.98, 0.966, 0.98, 0.95)),
+    # a motorway service area by the sea bridge, estate guards on night duty, a seafood
+    # night market, a township's duty phone in a week of rain, young people's short texts,
+    # a fishing harbour in the closed season, an industrial park with chemical works,
+    # retired people's days: 97.13 %, none to 12345 (round 27's engine the same; round
+    # 35c's 97.17 %: one 12345 complaint that turns with 但是 now goes to the command
+    # centre, round 36's reading without the turn word); held out whole
+    (421, "37", (0.966, 0.97, 0.986, 0.963, 0.97, 0.96, 0.976, 0.976)),
 ]
 
 
@@ -1819,6 +1826,14 @@ ROUND_CLASSES: list[tuple[str, dict[str, str], list[tuple[str, str, str]]]] = [
         "港口路上一辆拉钢材的货车侧翻了，柴油漏了一地，司机还在车里": "command-centre",
         "外海有条货船漏油，海面上一大片油": "maritime-sar",
     }, []),
+    # Round 38 (the even half of blind421-428 read): what the closed season allows, asked
+    # (可以…吗, 要不要报备), is a 12345 question — a boat trawling in it now is still the
+    # fishery's; an estate named for fishermen (渔民新村) is an address, not fishing.
+    ("38", {
+        "休渔期可以在码头边上用竿子钓鱼吗": "12345",
+        "休渔期有条渔船正在外海拖网，你们快去抓": "ocean-fishery",
+        "有人冒充民警在我家楼下要带我去银行转钱，我偷偷发的，渔民新村3幢": "command-centre",
+    }, [("休渔期带客人出海海钓的游艇要不要报备", "sea.fishery.illegal", "休渔期")]),
 ]
 
 
