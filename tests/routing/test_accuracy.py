@@ -1422,6 +1422,11 @@ FRESH_GROUPS: list[tuple[int, str, tuple[float, ...]]] = [
     # 35c's 97.17 %: one 12345 complaint that turns with 但是 now goes to the command
     # centre, round 36's reading without the turn word); held out whole
     (421, "37", (0.966, 0.97, 0.986, 0.963, 0.97, 0.96, 0.976, 0.976)),
+    # a ro-ro ferry's holiday queue, a village doctor's old patients, building sites, a
+    # wedding-photo beach strip, the first cold wave, a fishing family's WeChat group, a
+    # busy shopping street, newcomers to the city: 96.50 %, none to 12345 (round 35c's
+    # engine the same; round 27's 96.46 %)
+    (429, "38", (0.953, 0.966, 0.956, 0.976, 0.973, 0.97, 0.96, 0.963)),
 ]
 
 
@@ -1834,6 +1839,14 @@ ROUND_CLASSES: list[tuple[str, dict[str, str], list[tuple[str, str, str]]]] = [
         "休渔期有条渔船正在外海拖网，你们快去抓": "ocean-fishery",
         "有人冒充民警在我家楼下要带我去银行转钱，我偷偷发的，渔民新村3幢": "command-centre",
     }, [("休渔期带客人出海海钓的游艇要不要报备", "sea.fishery.illegal", "休渔期")]),
+    # Round 39 (the even half of blind429-436 read): someone who has jumped from the middle
+    # of, or from on top of, an unnamed 大桥 is in the sea (maritime SAR's); one who stands
+    # there saying they will jump is still the command centre's.
+    ("39", {
+        "我同事刚从大桥中间跳下去了，我们在桥上看不到他了": "maritime-sar",
+        "有个人从新城大桥上面跳下去了，水里看不到人": "maritime-sar",
+        "他站在大桥中间说要跳，还没跳": "command-centre",
+    }, []),
 ]
 
 
