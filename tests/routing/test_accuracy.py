@@ -1427,6 +1427,11 @@ FRESH_GROUPS: list[tuple[int, str, tuple[float, ...]]] = [
     # busy shopping street, newcomers to the city: 96.50 %, none to 12345 (round 35c's
     # engine the same; round 27's 96.46 %)
     (429, "38", (0.953, 0.966, 0.956, 0.976, 0.973, 0.97, 0.96, 0.963)),
+    # remote islets' lighthouse, weather station and coast-guard post, a supermarket the
+    # day before a typhoon, dogs in parks and estates, a night nurse's commute, a river
+    # town inland, offshore wind-farm crews, a class's parents' WeChat group, neighbours:
+    # 97.38 %, none to 12345 (round 35c's engine the same; round 27's 97.25 %)
+    (437, "39", (0.986, 0.99, 0.956, 0.983, 0.966, 0.963, 0.98, 0.963)),
 ]
 
 
@@ -1847,6 +1852,14 @@ ROUND_CLASSES: list[tuple[str, dict[str, str], list[tuple[str, str, str]]]] = [
         "有个人从新城大桥上面跳下去了，水里看不到人": "maritime-sar",
         "他站在大桥中间说要跳，还没跳": "command-centre",
     }, []),
+    # Round 40 (the even half of blind437-444 read): a call cut off (后来就断了) is no
+    # "afterwards" of an outcome question; a subsidy for a farm's storm damage last year is
+    # asked of 12345, a fishing boat on fire now is still the fishery's.
+    ("40", {
+        "我儿子刚打电话说他已经从大桥上跳下去了，后来就断了": "maritime-sar",
+        "请问去年台风打坏的海上养殖网箱，补贴什么时候发": "12345",
+        "我家渔船着火了，船上还有人": "ocean-fishery",
+    }, [("我们养殖户去年被台风吹坏的渔排，说好的补贴怎么还没到账", "sea.fishery", "吹坏")]),
 ]
 
 
