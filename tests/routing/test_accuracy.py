@@ -1432,6 +1432,11 @@ FRESH_GROUPS: list[tuple[int, str, tuple[float, ...]]] = [
     # town inland, offshore wind-farm crews, a class's parents' WeChat group, neighbours:
     # 97.38 %, none to 12345 (round 35c's engine the same; round 27's 97.25 %)
     (437, "39", (0.986, 0.99, 0.956, 0.983, 0.966, 0.963, 0.98, 0.963)),
+    # a coach station for the island buses, a market town's police box, homestays on a
+    # small island in the peak season, a boat-repair yard, families with babies, the
+    # hotline's regular callers, sea kayaking, sailing and diving clubs, a tea and orchard
+    # village at harvest: 96.79 %, none to 12345 (round 27's and 35c's engines the same)
+    (445, "40", (0.973, 0.98, 0.973, 0.96, 0.97, 0.97, 0.966, 0.95)),
 ]
 
 
@@ -1860,6 +1865,14 @@ ROUND_CLASSES: list[tuple[str, dict[str, str], list[tuple[str, str, str]]]] = [
         "请问去年台风打坏的海上养殖网箱，补贴什么时候发": "12345",
         "我家渔船着火了，船上还有人": "ocean-fishery",
     }, [("我们养殖户去年被台风吹坏的渔排，说好的补贴怎么还没到账", "sea.fishery", "吹坏")]),
+    # Round 41 (the even half of blind445-452 read): someone gone off a 大桥 into the water
+    # (大桥上掉下去) is maritime SAR's; a ship's oil tank on fire in a dry dock is a fire
+    # ashore, a cargo ship's engine room on fire at sea still maritime SAR's.
+    ("41", {
+        "刚才大桥上掉下去一个人，人还在水面上漂": "maritime-sar",
+        "船厂干坞里那条船的油舱着火了，火很大": "command-centre",
+        "外海有条货船机舱着火，在漏油": "maritime-sar",
+    }, []),
 ]
 
 
