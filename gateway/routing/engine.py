@@ -295,6 +295,7 @@ class RuleEngine:
         # …and those that open one only at a clause's start (`clause_turn_markers`)
         clause_turns = ruleset.model.clause_turn_markers if ruleset.model else []
         self._clause_turns = clause_start_finder(clause_turns) if clause_turns else None
+        self._clause_turn_words = tuple(w for w in map(normalise, clause_turns) if w)
         # The fallback stands down when any phrase of an emergency rule occurs (even if
         # the rule's other conditions do not hold), or any of `fallback.none`.
         guard = self._ids("fallback", list(ruleset.fallback.none))
@@ -651,7 +652,7 @@ class RuleEngine:
         start, marker = max(((text.rfind(m), m) for m in self._turn_markers),
                             default=(-1, ""))
         clause = text[start + len(marker):] if start > 0 else None
-        if self._clause_turns is not None:
+        if self._clause_turns is not None and any(w in text for w in self._clause_turn_words):
             simplified = to_simplified(raw)
             last = deque(self._clause_turns.finditer(simplified), maxlen=1)
             if last and normalise(simplified[:last[0].start(1)]):
