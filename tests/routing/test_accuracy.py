@@ -1442,6 +1442,13 @@ FRESH_GROUPS: list[tuple[int, str, tuple[float, ...]]] = [
     # temple above the sea, village committees and grid workers, a marathon and a beach
     # festival: 97.25 %, none to 12345 (round 35c's engine the same; round 27's 97.17 %)
     (453, "41", (0.97, 0.976, 0.98, 0.93, 0.983, 0.966, 0.983, 0.99)),
+    # a container truck park by the port, an island's boarding school, what people see
+    # from high-rise windows, a fishing village turned café district, a power cut in a
+    # heat wave, a squid-jigging fleet's families and suppliers, family quarrels, an
+    # evening ferry in fog: 96.38 % and one emergency to 12345 (a brawl of dozens over a
+    # parking fee, now), closed in round 43 (round 27's engine 96.21 %, 35c's 96.33 %,
+    # the same one); held out whole
+    (461, "42", (0.963, 0.943, 0.966, 0.986, 0.976, 0.946, 0.96, 0.966)),
 ]
 
 
@@ -1877,6 +1884,13 @@ ROUND_CLASSES: list[tuple[str, dict[str, str], list[tuple[str, str, str]]]] = [
         "刚才大桥上掉下去一个人，人还在水面上漂": "maritime-sar",
         "船厂干坞里那条船的油舱着火了，火很大": "command-centre",
         "外海有条货船机舱着火，在漏油": "maritime-sar",
+    }, []),
+    # Round 43 (blind464, a fresh group's one emergency to 12345 on arrival): a brawl of
+    # many (打群架, 群殴) is a danger word; asking afterwards how one was dealt with is still
+    # 12345's.
+    ("43", {
+        "景区门口游客跟商贩打群架，二十多个人，就因为收门票的事": "command-centre",
+        "上个月我们村口那次打群架后来是怎么处理的？到现在也没个说法": "12345",
     }, []),
 ]
 
