@@ -1449,6 +1449,12 @@ FRESH_GROUPS: list[tuple[int, str, tuple[float, ...]]] = [
     # parking fee, now), closed in round 43 (round 27's engine 96.21 %, 35c's 96.33 %,
     # the same one); held out whole
     (461, "42", (0.963, 0.943, 0.966, 0.986, 0.976, 0.946, 0.96, 0.966)),
+    # a county hospital's ambulance dispatch on a stormy night, small restaurant kitchens,
+    # a beach town in winter, a petrochemical port and the villages downwind, callers for
+    # someone else, a sports centre by a reservoir, a school trip to an island, second-hand
+    # markets and pawnshops: 97.25 %, none to 12345 (round 27's and 35c's engines
+    # 97.21 %); held out whole, unread
+    (469, "43", (0.973, 0.98, 0.98, 0.98, 0.96, 0.96, 0.97, 0.976)),
 ]
 
 
