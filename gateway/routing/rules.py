@@ -303,7 +303,7 @@ class ModelArbiter(_Strict):
     # grow with length, and "路灯又坏了" (7.5 < 8) was vetoed at P 0.99
     over_veto: Probability | None = None
     # a turn to another matter (可是, 但是): a 12345 decision does not stand when the text
-    # from the last turn marker on, read alone, has P below `turn_below` (None: off). The
+    # after the last turn marker, read alone, has P below `turn_below` (None: off). The
     # whole text's P is its opening's: 我想谢谢上次那个民警，可是医院着火了 had P 0.956
     # (docs/routing.md, rounds 28-35: a probe of openers)
     turn_markers: PhraseList = Field(default_factory=list)
